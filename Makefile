@@ -1,0 +1,52 @@
+# The two commands: `make demo` and `make test`. Everything else is a building block.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CI_HOME := .lakehouse-ci
+
+.PHONY: install demo test lint pytest dbt-test bench clean reset help
+
+help:
+	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
+	@echo "make test   - install, lint, pytest (unit + end-to-end), dbt build/test on generated data"
+	@echo "make lint   - ruff + sqlfluff"
+	@echo "make bench  - ingestion and pipeline timings"
+	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
+
+install: $(STAMP)
+
+# Every dependency is pinned in requirements.lock (pip freeze of a resolved install).
+$(STAMP): pyproject.toml requirements.lock
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/lakehouse demo
+
+lint: install
+	$(BIN)/ruff check ingestion tests
+	$(BIN)/ruff format --check ingestion tests
+	$(BIN)/sqlfluff lint models tests/dbt macros
+
+pytest: install
+	$(BIN)/pytest
+
+# A clean dbt build + test of every model on generated data, through the same CLI users run.
+dbt-test: install
+	rm -rf $(CI_HOME)
+	LAKEHOUSE_HOME=$(CI_HOME) LAKEHOUSE_LANDING=$(CI_HOME)/landing $(BIN)/lakehouse demo --days 3
+	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test
+	rm -rf $(CI_HOME)
+
+test: lint pytest dbt-test
+
+bench: install
+	$(BIN)/python tests/bench/bench_pipeline.py
+
+reset:
+	rm -rf .lakehouse
+
+clean: reset
+	rm -rf $(VENV) data $(CI_HOME) .pytest_cache .ruff_cache

@@ -1,0 +1,405 @@
+"""``lakehouse``: the command line.
+
+Exit codes: 0 success; 1 the run could not do its job (a model or an error-severity test failed,
+another run holds the state directory, a query failed, ``--strict`` saw quarantined rows);
+2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ingestion.config import ConfigError, Settings, load_settings
+from ingestion.lock import LockBusy, state_lock
+
+log = logging.getLogger("lakehouse")
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+class RunFailed(Exception):
+    """An expected failure with a message for the user (exit 1)."""
+
+
+def echo(text: str = "") -> None:
+    click.echo(text)
+
+
+def error(text: str) -> None:
+    click.echo(f"error: {text}", err=True)
+
+
+def friendly(exc: BaseException) -> str | None:
+    """A one-line explanation for failures we know, else None."""
+    text = str(exc)
+    if "XSDB6" in text or "Another instance of Derby" in text:
+        return (
+            "the metastore is opened by another process (embedded Derby allows one). Stop the other "
+            "`dbt`/`pyspark` process using this LAKEHOUSE_HOME, or use another --home."
+        )
+    if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
+        return "Spark could not start its JVM: is Java 17 installed and JAVA_HOME correct? (java -version)"
+    return None
+
+
+def handle_errors(command: Callable[..., int]) -> Callable[..., None]:
+    """Turn expected failures into a message and an exit code; log the traceback of the rest."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Abort):
+            raise
+        except ConfigError as exc:
+            error(str(exc))
+            code = USAGE
+        except (LockBusy, RunFailed) as exc:
+            error(str(exc))
+            code = FAILED
+        except KeyboardInterrupt:
+            error("interrupted; a re-run resumes safely (interrupted batches are rolled back)")
+            code = 130
+        except Exception as exc:  # noqa: BLE001 - last line of defence: message + logged traceback
+            message = (
+                friendly(exc) or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            )
+            home = os.environ.get("LAKEHOUSE_HOME", ".lakehouse")
+            trace = Path(home) / "logs" / "last-error.txt"
+            try:
+                trace.parent.mkdir(parents=True, exist_ok=True)
+                trace.write_text(traceback.format_exc())
+                where = f" (traceback in {trace})"
+            except OSError:
+                where = ""
+            error(f"{message}{where}")
+            code = FAILED
+        sys.exit(code)
+
+    return wrapper
+
+
+def make_settings(ctx: click.Context, landing: str | None = None) -> Settings:
+    settings = load_settings(home=ctx.obj["home"], landing=landing)
+    os.environ["LAKEHOUSE_HOME"] = str(settings.home)
+    return settings
+
+
+def spark_for(settings: Settings):
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise ConfigError("Java is required (OpenJDK 17): install it or set JAVA_HOME")
+    from ingestion.spark import build_session
+
+    return build_session(settings)
+
+
+landing_option = click.option(
+    "--landing",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Landing root (default: $LAKEHOUSE_LANDING, else ./data/landing).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="State directory (default: $LAKEHOUSE_HOME, else ./.lakehouse).",
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait when another run holds the state directory.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show dbt's own output and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, wait: float, verbose: bool) -> None:
+    """Incremental lakehouse: CSV landing -> bronze (Iceberg) -> silver -> gold (dbt)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    ctx.obj = {"home": home, "wait": wait, "verbose": verbose}
+
+
+def run_pipeline(spark, settings: Settings, select: str | None, full_refresh: bool, verbose: bool):
+    """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome)."""
+    from ingestion.dbt_runner import run_dbt
+    from ingestion.ingest import ingest
+    from ingestion.report import dbt_summary, ingest_summary
+
+    report = ingest(spark, settings)
+    echo(ingest_summary(report))
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    outcome = run_dbt(spark, settings, args, quiet=not verbose)
+    echo(dbt_summary(outcome))
+    return report, outcome
+
+
+@cli.command()
+@landing_option
+@click.option("--select", "select", default=None, help="dbt selector for the build (default: everything).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from bronze.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) when any row was quarantined or file rejected.")
+@click.pass_context
+@handle_errors
+def run(ctx: click.Context, landing: str | None, select: str | None, full_refresh: bool, strict: bool) -> int:
+    """Ingest every new landing file, then dbt build (models + tests)."""
+    from ingestion.report import write_run_report
+
+    settings = make_settings(ctx, landing)
+    started = time.monotonic()
+    with state_lock(settings.lock_file, "run", ctx.obj["wait"]):
+        spark = spark_for(settings)
+        report, outcome = run_pipeline(spark, settings, select, full_refresh, ctx.obj["verbose"])
+        code = FAILED if outcome.failed else OK
+        if strict and (report.rows_quarantined or report.files_rejected):
+            error(f"--strict: {report.rows_quarantined} row(s) quarantined, {report.files_rejected} file(s) rejected")
+            code = FAILED
+        path = write_run_report(settings.runs_dir, "run", report, outcome, code)
+    echo(f"{'FAILED' if code else 'OK'} in {time.monotonic() - started:.0f}s; report: {path}")
+    return code
+
+
+@cli.command()
+@landing_option
+@click.option("--source", default=None, help="Only this source (see `lakehouse sources`).")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) when any row was quarantined or file rejected.")
+@click.pass_context
+@handle_errors
+def ingest(ctx: click.Context, landing: str | None, source: str | None, strict: bool) -> int:
+    """Ingest new landing files into bronze only (no dbt)."""
+    from ingestion.ingest import ingest as run_ingest
+    from ingestion.registry import get_source
+    from ingestion.report import ingest_summary, write_run_report
+
+    settings = make_settings(ctx, landing)
+    if source:
+        try:
+            get_source(source)
+        except KeyError as exc:
+            raise ConfigError(exc.args[0]) from None
+    with state_lock(settings.lock_file, "ingest", ctx.obj["wait"]):
+        spark = spark_for(settings)
+        report = run_ingest(spark, settings, only=source)
+        echo(ingest_summary(report))
+        code = FAILED if strict and (report.rows_quarantined or report.files_rejected) else OK
+        write_run_report(settings.runs_dir, "ingest", report, None, code)
+    return code
+
+
+@cli.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+@handle_errors
+def query(ctx: click.Context, sql: str, fmt: str) -> int:
+    """Run SQL against the lakehouse (bronze.*, silver.*, gold.*) and print the result."""
+    from pyspark.errors import PySparkException
+
+    from ingestion.report import format_csv, format_json, format_table
+
+    settings = make_settings(ctx)
+    with state_lock(settings.lock_file, "query", ctx.obj["wait"]):
+        spark = spark_for(settings)
+        try:
+            df = spark.sql(sql)
+            columns, rows = df.columns, [tuple(r) for r in df.collect()]
+        except PySparkException as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise RunFailed(f"query failed: {first}") from None
+    formatter = {"table": format_table, "csv": format_csv, "json": format_json}[fmt]
+    echo(formatter(columns, rows))
+    return OK
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def status(ctx: click.Context) -> int:
+    """Per source: files seen, ingested, duplicates, rejected (with reasons), rows, last batch."""
+    from ingestion.ingest import ensure_tables
+    from ingestion.registry import SOURCES
+    from ingestion.report import format_table
+
+    settings = make_settings(ctx)
+    with state_lock(settings.lock_file, "status", ctx.obj["wait"]):
+        spark = spark_for(settings)
+        ensure_tables(spark, SOURCES)
+        rows = spark.sql(
+            """
+            select source,
+                   count(*) as files_seen,
+                   count_if(status = 'ingested') as ingested,
+                   count_if(status = 'duplicate') as duplicates,
+                   count_if(status = 'rejected') as rejected,
+                   coalesce(sum(rows_ingested), 0) as rows_ingested,
+                   coalesce(sum(rows_quarantined), 0) as rows_quarantined,
+                   max(committed_at) as last_batch_at
+            from meta.ingest_files group by source order by source
+            """
+        ).collect()
+        rejected = spark.sql(
+            "select source, file_path, message from meta.ingest_files where status = 'rejected' order by file_path"
+        ).collect()
+    by_source = {r.source: tuple(r) for r in rows}
+    table = [by_source.get(s.name, (s.name, 0, 0, 0, 0, 0, 0, None)) for s in SOURCES]
+    columns = ["source", "files", "ingested", "duplicates", "rejected", "rows", "quarantined", "last batch (UTC)"]
+    echo(format_table(columns, table))
+    for row in rejected:
+        echo(f"  REJECTED {row.file_path}: {row.message}")
+    return OK
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@handle_errors
+def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> int:
+    """Run any dbt command in-process with the lakehouse's Spark session, e.g. `lakehouse dbt test`."""
+    from ingestion.dbt_runner import run_dbt
+    from ingestion.report import dbt_summary
+
+    if not dbt_args:
+        raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
+    settings = make_settings(ctx)
+    with state_lock(settings.lock_file, "dbt", ctx.obj["wait"]):
+        spark = spark_for(settings)
+        outcome = run_dbt(spark, settings, list(dbt_args), quiet=False)
+    if outcome.nodes:
+        echo(dbt_summary(outcome))
+    return FAILED if outcome.failed else OK
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def env(ctx: click.Context) -> int:
+    """Print `export` lines so a bare `dbt` command uses the same settings: eval "$(lakehouse env)"."""
+    import shlex
+
+    from ingestion.dbt_runner import dbt_environment
+
+    settings = make_settings(ctx)
+    settings.ensure_dirs()
+    for key, value in dbt_environment(settings).items():
+        echo(f"export {key}={shlex.quote(value)}")
+    return OK
+
+
+@cli.command()
+def sources() -> None:
+    """List the registry's sources and where their files land."""
+    from ingestion.registry import SOURCES
+    from ingestion.report import format_table
+
+    rows = [(s.name, s.table, s.pattern, ", ".join(s.primary_key)) for s in SOURCES]
+    echo(format_table(["source", "bronze table", "landing pattern", "primary key"], rows))
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@handle_errors
+def reset(ctx: click.Context, yes: bool) -> int:
+    """Delete all state (warehouse, metastore, ledger, reports). Landing files are kept."""
+    settings = make_settings(ctx)
+    if not settings.home.exists():
+        echo(f"nothing to reset: {settings.home} does not exist")
+        return OK
+    if not yes:
+        click.confirm(f"Delete {settings.home} (all tables and ingestion progress)?", abort=True)
+    with state_lock(settings.lock_file, "reset", ctx.obj["wait"]):
+        for child in settings.home.iterdir():
+            if child.name != settings.lock_file.name:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    echo(f"reset {settings.home}")
+    return OK
+
+
+@cli.command()
+@landing_option
+@click.option("--days", type=click.IntRange(1, 365), default=3, show_default=True)
+@click.option("--rows", type=click.IntRange(1, 1_000_000), default=20, show_default=True, help="Rows per daily file.")
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, landing: str | None, days: int, rows: int) -> int:
+    """Generate demo landing data and replay its arrival file by file, running after each drop."""
+    from ingestion.demo import telecom
+    from ingestion.report import format_table
+
+    settings = make_settings(ctx, landing)
+    outbox = settings.home / "demo" / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)
+    arrivals = telecom.generate(outbox, days=days, rows_per_day=rows)
+    watched = [
+        "bronze.telecom_subscriptions",
+        "silver.subscriptions",
+        "gold.subscriptions_by_plan",
+        "gold.subscription_loads",
+        "bronze.quarantine",
+    ]
+    code = OK
+    with state_lock(settings.lock_file, "demo", ctx.obj["wait"]):
+        spark = spark_for(settings)
+        for day, path in enumerate(arrivals, start=1):
+            rel = path.relative_to(outbox)
+            target = settings.landing / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            echo(f"\n=== arrival {day}/{len(arrivals)}: {rel} lands in {settings.landing} ===")
+            before = table_counts(spark, watched)
+            _, outcome = run_pipeline(spark, settings, None, False, ctx.obj["verbose"])
+            after = table_counts(spark, watched)
+            changes = [(t, before[t], after[t], _delta(before[t], after[t])) for t in watched]
+            echo("what changed")
+            echo(format_table(["table", "rows before", "rows after", "change"], changes))
+            if outcome.failed:
+                code = FAILED
+        for table in ("gold.subscription_loads", "gold.subscriptions_by_plan"):
+            df = spark.sql(f"select * from {table} order by 1")
+            echo(f"\n{table}\n" + format_table(df.columns, [tuple(r) for r in df.collect()]))
+    echo(f'\nDemo done. Explore: lakehouse --home {settings.home} query "select * from gold.subscriptions_by_plan"')
+    return code
+
+
+def table_counts(spark, tables: list[str]) -> dict[str, int | None]:
+    counts: dict[str, int | None] = {}
+    for table in tables:
+        counts[table] = (
+            spark.sql(f"select count(*) from {table}").first()[0] if spark.catalog.tableExists(table) else None
+        )
+    return counts
+
+
+def _delta(before: int | None, after: int | None) -> str:
+    if before is None:
+        return "created" if after is not None else ""
+    change = (after or 0) - before
+    return f"{change:+d}" if change else "unchanged"
+
+
+def main() -> None:
+    cli(prog_name="lakehouse")
+
+
+if __name__ == "__main__":
+    main()

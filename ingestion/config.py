@@ -1,0 +1,97 @@
+"""The one place for configuration.
+
+A :class:`Settings` object is built once (from CLI flags with environment fallbacks) and passed
+explicitly to everything that needs it. Nothing reads environment variables at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The dbt project (``dbt_project.yml``) sits at the repository root, beside this package."""
+
+PROFILES_DIR = PROJECT_DIR / "profiles"
+
+DEFAULT_HOME = ".lakehouse"
+DEFAULT_LANDING = "data/landing"
+
+
+class ConfigError(Exception):
+    """Bad usage or configuration: the CLI turns it into a clear message and exit code 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where state and input live, and how Spark runs."""
+
+    home: Path
+    landing: Path
+    spark_master: str = "local[2]"
+    driver_memory: str = "2g"
+    dbt_target: str = "local"
+    extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
+
+    # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.home / "metastore_db"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Run reports (one JSON file per run)."""
+        return self.home / "runs"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.home / "lakehouse.lock"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.warehouse_dir, self.runs_dir, self.logs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(
+    home: str | os.PathLike[str] | None = None,
+    landing: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from explicit values, falling back to environment variables, then defaults.
+
+    ``LAKEHOUSE_HOME`` (default ``./.lakehouse``), ``LAKEHOUSE_LANDING`` (default ``./data/landing``),
+    ``LAKEHOUSE_SPARK_MASTER`` (default ``local[2]``), ``LAKEHOUSE_DRIVER_MEMORY`` (default ``2g``),
+    ``LAKEHOUSE_TARGET`` (default ``local``).
+    """
+    env = os.environ if env is None else env
+    home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
+    landing_path = Path(landing or env.get("LAKEHOUSE_LANDING") or DEFAULT_LANDING).expanduser().resolve()
+    if home_path.exists() and not home_path.is_dir():
+        raise ConfigError(f"LAKEHOUSE_HOME {home_path} exists and is not a directory")
+    if landing_path.exists() and not landing_path.is_dir():
+        raise ConfigError(f"landing {landing_path} exists and is not a directory")
+    return Settings(
+        home=home_path,
+        landing=landing_path,
+        spark_master=env.get("LAKEHOUSE_SPARK_MASTER", "local[2]"),
+        driver_memory=env.get("LAKEHOUSE_DRIVER_MEMORY", "2g"),
+        dbt_target=env.get("LAKEHOUSE_TARGET", "local"),
+    )

@@ -1,0 +1,89 @@
+"""Run dbt in-process, in the JVM ingestion already started.
+
+dbt-spark's ``method: session`` calls ``SparkSession.builder.getOrCreate()``, which returns the
+session ``ingestion.spark.build_session`` created: one JVM, one metastore owner, one start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ingestion.config import PROFILES_DIR, PROJECT_DIR, Settings
+from ingestion.spark import spark_conf_json
+
+FAILED = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class NodeResult:
+    name: str
+    resource_type: str
+    status: str
+    relation: str | None = None
+    rows: int | None = None
+    seconds: float = 0.0
+    message: str | None = None
+    failures: int | None = None
+
+
+@dataclass
+class DbtOutcome:
+    command: list[str]
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+
+    def count(self, resource_types: set[str], status: str) -> int:
+        return sum(1 for n in self.nodes if n.resource_type in resource_types and n.status == status)
+
+    @property
+    def failed(self) -> bool:
+        return not self.success or any(n.status in FAILED for n in self.nodes)
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """Environment a dbt process needs for the ``local`` target."""
+    return {
+        "LAKEHOUSE_SPARK_CONF_JSON": spark_conf_json(settings),
+        "LAKEHOUSE_HOME": str(settings.home),
+        "LAKEHOUSE_TARGET": settings.dbt_target,
+        "DBT_PROFILES_DIR": str(PROFILES_DIR),
+        "DBT_PROJECT_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(settings.dbt_target_dir),
+        "DBT_LOG_PATH": str(settings.dbt_log_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
+    """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models)."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_environment(settings))
+    command = list(args)
+    if quiet and "--quiet" not in command and "-q" not in command:
+        command = ["--quiet", *command]
+    result = dbtRunner().invoke(command)
+    outcome = DbtOutcome(command=command, success=bool(result.success))
+    if result.exception is not None:
+        outcome.error = str(result.exception).strip()
+    results = getattr(result.result, "results", None) or []
+    for item in results:
+        node = item.node
+        status = str(getattr(item.status, "value", item.status))
+        entry = NodeResult(
+            name=node.name,
+            resource_type=str(getattr(node.resource_type, "value", node.resource_type)),
+            status=status,
+            relation=getattr(node, "relation_name", None),
+            seconds=round(float(item.execution_time or 0.0), 2),
+            message=item.message,
+            failures=item.failures,
+        )
+        if entry.resource_type in ("model", "seed", "snapshot") and status == "success" and entry.relation:
+            entry.rows = spark.sql(f"select count(*) from {entry.relation}").first()[0]
+        outcome.nodes.append(entry)
+    return outcome

@@ -1,0 +1,1 @@
+"""Deterministic demo data: generators that write landing files the way producers deliver them."""

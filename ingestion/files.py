@@ -1,0 +1,190 @@
+"""Landing files: discovery, identity (SHA-256), file dates and headers.
+
+A file is *complete* when its name is final: writers upload under a temporary name and rename
+(``.tmp``, ``.part``, ``.crdownload``, ``_COPYING_`` suffixes and names starting with ``.`` or
+``_`` are ignored), and files modified in the last ``settle_seconds`` are left for the next run.
+Symbolic links that resolve outside the landing root are never followed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import hashlib
+import io
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ingestion.registry import FileDate, Source
+
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".crdownload", "_COPYING_", ".partial")
+HEADER_PROBE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    source: str
+    rel_path: str
+    """POSIX path relative to the landing root: the file's name in lineage and in the ledger."""
+    abs_path: Path
+    size: int
+    mtime_ms: int
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.source, self.rel_path, self.size, self.mtime_ms)
+
+
+@lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a landing glob (``*``, ``?``, ``**``) to a regex over POSIX relative paths.
+
+    ``.gz`` compressed copies of a matching file also match.
+    """
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("^" + "".join(out) + r"(\.gz)?$")
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith((".", "_")) or name.endswith(TEMPORARY_SUFFIXES)
+
+
+def match_source(rel_path: str, sources: Iterable[Source]) -> Source | None:
+    for source in sources:
+        if glob_regex(source.pattern).match(rel_path):
+            return source
+    return None
+
+
+def derive_file_date(rule: FileDate | None, rel_path: str) -> dt.date | None:
+    """The business date encoded in ``rel_path``; ``None`` when there is no rule or no match.
+
+    Raises ``ValueError`` when the path matches but is not a real date (``2023_02_30``).
+    """
+    if rule is None:
+        return None
+    found = re.search(rule.regex, rel_path)
+    if not found:
+        return None
+    return dt.date(int(found["year"]), int(found["month"]), int(found["day"]))
+
+
+@dataclass
+class Discovery:
+    files: list[LandingFile]
+    unmatched: list[str]
+    """Complete files under the landing root that no source claims."""
+    unsettled: list[str]
+    """Files modified too recently to be considered complete."""
+    outside: list[str]
+    """Symlinks resolving outside the landing root (not followed)."""
+
+
+def discover(
+    landing: Path,
+    sources: Iterable[Source],
+    settle_seconds: float = 0.0,
+    now: float | None = None,
+) -> Discovery:
+    """Walk the landing root and assign each complete file to its source (sorted by path)."""
+    sources = tuple(sources)
+    now = time.time() if now is None else now
+    root = landing.resolve()
+    found = Discovery([], [], [], [])
+    if not root.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if is_temporary(name):
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    found.outside.append(rel)
+                    continue
+            if not path.is_file():
+                continue
+            source = match_source(rel, sources)
+            if source is None:
+                found.unmatched.append(rel)
+                continue
+            stat = path.stat()
+            if settle_seconds and now - stat.st_mtime < settle_seconds:
+                found.unsettled.append(rel)
+                continue
+            found.files.append(LandingFile(source.name, rel, path, stat.st_size, int(stat.st_mtime * 1000)))
+    found.files.sort(key=lambda f: f.rel_path)
+    return found
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def open_text(path: Path, encoding: str = "UTF-8") -> io.TextIOBase:
+    """Open a landing file as text, transparently gunzipping ``.gz``; strict decoding."""
+    raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+
+
+class HeaderError(ValueError):
+    """The file has no usable header row (empty, binary, undecodable)."""
+
+
+def read_header(path: Path, delimiter: str = ",", quote: str = '"', encoding: str = "UTF-8") -> list[str]:
+    """The header row of a CSV file: names trimmed, a UTF-8 byte-order mark removed."""
+    try:
+        with open_text(path, encoding) as handle:
+            text = handle.read(HEADER_PROBE_BYTES)
+    except UnicodeDecodeError as exc:
+        raise HeaderError(f"not valid {encoding} text (byte {exc.start}): {exc.reason}") from exc
+    except (OSError, EOFError) as exc:
+        raise HeaderError(f"cannot read file: {exc}") from exc
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise HeaderError("file is empty (no header row)")
+    if "\x00" in text:
+        raise HeaderError("file contains NUL bytes: binary data, not CSV text")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote)
+    try:
+        header = next(reader)
+    except (csv.Error, StopIteration) as exc:
+        raise HeaderError(f"cannot parse the header row: {exc}") from exc
+    return [h.strip() for h in header]
+
+
+def has_data_rows(path: Path, encoding: str = "UTF-8") -> bool:
+    """True when anything but blank lines follows the header line."""
+    with open_text(path, encoding) as handle:
+        handle.readline()
+        return any(line.strip() for line in handle)

@@ -1,0 +1,146 @@
+"""The ingestion ledger: which landing files were committed, in Iceberg tables beside the data.
+
+Exactly-once protocol (one writer at a time, guaranteed by the run lock):
+
+1. ``start(batch)``: append a ``started`` event to ``meta.ingest_batches``.
+2. Append the batch's rows to ``bronze.<source>`` and ``bronze.quarantine``; every row carries
+   ``_batch_id``/``batch_id``. Each append is an atomic Iceberg commit.
+3. ``commit(batch, files)``: ONE append to ``meta.ingest_files`` listing every file of the batch.
+   This is the commit point: a batch is committed if and only if its file rows exist.
+
+``recover()`` runs before every ingestion: a batch that started but never committed (the process
+died between 1 and 3) has its rows deleted from every bronze table and the quarantine, and is
+marked ``rolled_back``; its files are then simply ingested again. A crash at any instant therefore
+leaves either the whole batch or nothing, and a re-run never doubles or drops a row.
+
+Because the ledger lives in Iceberg tables in the warehouse, it travels with the data (S3 + Glue
+Catalog on AWS) and survives loss of the local metastore.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+META_DB = "meta"
+BATCHES = f"{META_DB}.ingest_batches"
+FILES = f"{META_DB}.ingest_files"
+
+BATCHES_DDL = f"""
+create table if not exists {BATCHES} (
+    batch_id bigint comment 'Ingestion batch',
+    event string comment 'started | rolled_back',
+    event_at timestamp comment 'When the event was recorded (UTC)',
+    detail string comment 'Free text: files planned, tables cleaned'
+) using iceberg
+"""
+
+FILES_DDL = f"""
+create table if not exists {FILES} (
+    batch_id bigint comment 'Batch that committed the file',
+    source string comment 'Registry source name',
+    file_path string comment 'Path relative to the landing root',
+    file_size bigint comment 'Bytes',
+    file_mtime_ms bigint comment 'Modification time, epoch milliseconds',
+    file_hash string comment 'SHA-256 of the content',
+    file_date date comment 'Business date derived from the path',
+    status string comment 'ingested | duplicate | rejected',
+    duplicate_of string comment 'For duplicates: the committed file with the same content',
+    rows_read bigint comment 'Data records read from the file',
+    rows_ingested bigint comment 'Records written to bronze',
+    rows_quarantined bigint comment 'Records written to bronze.quarantine',
+    message string comment 'Rejection reason or notes (missing/extra columns)',
+    committed_at timestamp comment 'Commit time of the batch (UTC)'
+) using iceberg
+"""
+
+
+@dataclass
+class FileRecord:
+    """One row of ``meta.ingest_files``."""
+
+    source: str
+    file_path: str
+    file_size: int
+    file_mtime_ms: int
+    file_hash: str
+    file_date: dt.date | None
+    status: str
+    duplicate_of: str | None = None
+    rows_read: int = 0
+    rows_ingested: int = 0
+    rows_quarantined: int = 0
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownFiles:
+    keys: frozenset[tuple[str, str, int, int]]
+    """(source, path, size, mtime) of every file the ledger has seen."""
+    ingested_hashes: dict[tuple[str, str], str]
+    """(source, sha256) -> path of the file that committed that content."""
+
+
+class Ledger:
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def ensure_tables(self) -> None:
+        self.spark.sql(f"create database if not exists {META_DB}")
+        self.spark.sql(BATCHES_DDL)
+        self.spark.sql(FILES_DDL)
+
+    # --- reads ---------------------------------------------------------------------------
+    def known_files(self) -> KnownFiles:
+        rows = (
+            self.spark.table(FILES)
+            .select("source", "file_path", "file_size", "file_mtime_ms", "file_hash", "status")
+            .collect()
+        )
+        keys = frozenset((r.source, r.file_path, r.file_size, r.file_mtime_ms) for r in rows)
+        hashes = {(r.source, r.file_hash): r.file_path for r in rows if r.status == "ingested"}
+        return KnownFiles(keys, hashes)
+
+    def next_batch_id(self) -> int:
+        latest = self.spark.table(BATCHES).agg(F.max("batch_id")).first()[0]
+        return int(latest or 0) + 1
+
+    def orphaned_batches(self) -> list[int]:
+        """Batches that started but neither committed nor were rolled back."""
+        events = self.spark.table(BATCHES)
+        started = {r[0] for r in events.filter("event = 'started'").select("batch_id").collect()}
+        rolled = {r[0] for r in events.filter("event = 'rolled_back'").select("batch_id").collect()}
+        committed = {r[0] for r in self.spark.table(FILES).select("batch_id").distinct().collect()}
+        return sorted(started - rolled - committed)
+
+    # --- writes --------------------------------------------------------------------------
+    def _event(self, batch_id: int, event: str, detail: str) -> None:
+        row = [(batch_id, event, dt.datetime.now(dt.UTC).replace(tzinfo=None), detail)]
+        df = self.spark.createDataFrame(row, self.spark.table(BATCHES).schema)
+        df.writeTo(BATCHES).append()
+
+    def start(self, batch_id: int, detail: str) -> None:
+        self._event(batch_id, "started", detail)
+
+    def commit(self, batch_id: int, files: Sequence[FileRecord], committed_at: dt.datetime) -> None:
+        """The commit point: one atomic append of every file record of the batch."""
+        schema = self.spark.table(FILES).schema
+        rows = [{**asdict(record), "batch_id": batch_id, "committed_at": committed_at} for record in files]
+        df = self.spark.createDataFrame([tuple(r[f.name] for f in schema) for r in rows], schema)
+        df.writeTo(FILES).option("snapshot-property.lakehouse.batch-id", str(batch_id)).append()
+
+    def recover(self, tables: Iterable[tuple[str, str]]) -> list[int]:
+        """Roll back orphaned batches: delete their rows from ``tables`` ((name, batch column))."""
+        orphans = self.orphaned_batches()
+        for batch_id in orphans:
+            cleaned = []
+            for table, column in tables:
+                if self.spark.catalog.tableExists(table):
+                    self.spark.sql(f"delete from {table} where {column} = {int(batch_id)}")
+                    cleaned.append(table)
+            self._event(batch_id, "rolled_back", "deleted rows from " + ", ".join(cleaned))
+        return orphans

@@ -1,0 +1,144 @@
+"""The declarative source registry: every landing source in one file.
+
+Each :class:`Source` says where its files land (a glob relative to the landing root), the explicit
+schema (header names and types), CSV options, the primary key where one exists, and how the file
+date is derived. Ingestion writes one bronze Iceberg table per source, ``bronze.<name>``, with the
+file's columns (typed) plus lineage columns (see ``LINEAGE_COLUMNS``).
+
+Types are Spark SQL types: ``string``, ``int``, ``bigint``, ``double``, ``decimal(p,s)``, ``boolean``,
+``date`` and ``timestamp``. Dates and timestamps are parsed with the column's ``formats`` (tried in
+order; an empty tuple means ISO-8601). A value that does not parse sends its row to quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+TYPES = re.compile(r"^(string|int|bigint|double|boolean|date|timestamp|decimal\(\d+,\s*\d+\))$")
+
+LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("_source_file", "string", "Path of the landing file, relative to the landing root."),
+    ("_file_date", "date", "Business date of the file, from its name or a date=YYYY-MM-DD/ folder."),
+    ("_record_number", "bigint", "1-based position of the record among the file's data records."),
+    ("_file_hash", "string", "SHA-256 of the file's bytes: the identity of a delivery."),
+    ("_batch_id", "bigint", "Ingestion batch that committed the row (monotonically increasing)."),
+    ("_ingested_at", "timestamp", "When the batch committed (UTC)."),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "string"
+    formats: tuple[str, ...] = ()
+    required: bool = False
+    description: str = ""
+    pii: bool = False
+
+    def __post_init__(self) -> None:
+        if not TYPES.match(self.type):
+            raise ValueError(f"column {self.name}: unsupported type {self.type!r}")
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'
+    encoding: str = "UTF-8"
+    multiline: bool = False
+    """Quoted fields may span lines (slower: a file is then read by a single task)."""
+
+
+@dataclass(frozen=True)
+class FileDate:
+    """How a file's business date is derived: a regex over the path relative to the landing root,
+    with named groups ``year``, ``month`` and ``day``."""
+
+    regex: str
+    required: bool = True
+    """When the path does not match, reject the file (True) or leave ``_file_date`` null (False)."""
+
+
+def date_in_name(prefix: str) -> FileDate:
+    """``<prefix>YYYY_MM_DD.csv``, e.g. ``customer_subscription_2023_08_21.csv``."""
+    return FileDate(rf"(^|/){re.escape(prefix)}(?P<year>\d{{4}})_(?P<month>\d{{2}})_(?P<day>\d{{2}})\.csv(\.gz)?$")
+
+
+def date_in_path() -> FileDate:
+    """A ``date=YYYY-MM-DD/`` folder anywhere in the path."""
+    return FileDate(r"(^|/)date=(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})/")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    """Bronze table name (``bronze.<name>``) and the ``--source`` selector."""
+    domain: str
+    pattern: str
+    """Glob relative to the landing root; ``**`` spans folders. ``.gz`` copies also match."""
+    columns: tuple[Column, ...]
+    description: str = ""
+    primary_key: tuple[str, ...] = ()
+    file_date: FileDate | None = None
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    partition_by: tuple[str, ...] = ()
+    """Iceberg partition transforms of the bronze table, e.g. ``("_file_date",)``."""
+
+    def __post_init__(self) -> None:
+        names = [c.name.lower() for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source {self.name}: duplicate column names")
+        for key in self.primary_key:
+            if key.lower() not in names:
+                raise ValueError(f"source {self.name}: primary key {key} is not a column")
+
+    @property
+    def table(self) -> str:
+        return f"bronze.{self.name}"
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        keys = {k.lower() for k in self.primary_key}
+        return tuple(c.name for c in self.columns if c.required or c.name.lower() in keys)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name.lower() == name.lower():
+                return col
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        name="telecom_subscriptions",
+        domain="telecom",
+        pattern="telecom/customer_subscription_*.csv",
+        description="Daily customer subscription extracts; a customer may appear again in a later file.",
+        columns=(
+            Column("CustomerID", "bigint", description="Customer identifier."),
+            Column("FirstName", description="Customer first name.", pii=True),
+            Column("LastName", description="Customer last name.", pii=True),
+            Column("PlanType", description="Postpaid or Prepaid."),
+            Column("MonthlyCharge", "decimal(10,2)", description="Monthly charge of the plan."),
+            Column("SubscriptionDate", "date", formats=("yyyy-MM-dd",), description="Start date."),
+        ),
+        primary_key=("CustomerID",),
+        file_date=date_in_name("customer_subscription_"),
+    ),
+)
+
+QUARANTINE_TABLE = "bronze.quarantine"
+
+
+def get_source(name: str, sources: tuple[Source, ...] = SOURCES) -> Source:
+    for source in sources:
+        if source.name == name:
+            return source
+    known = ", ".join(s.name for s in sources)
+    raise KeyError(f"unknown source {name!r}; known sources: {known}")

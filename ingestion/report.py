@@ -1,0 +1,132 @@
+"""Human summaries and machine-readable run reports (no PII: counts, names, reasons only)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ingestion.dbt_runner import DbtOutcome
+from ingestion.ingest import IngestReport
+
+TESTS = {"test", "unit_test"}
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain aligned text table."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in cells:
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, rule, *body]).rstrip()
+
+
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return out.getvalue().rstrip("\n")
+
+
+def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    return json.dumps(records, default=_json_default, indent=2)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def ingest_summary(report: IngestReport) -> str:
+    lines = []
+    if report.rolled_back:
+        batches = ", ".join(map(str, report.rolled_back))
+        lines.append(f"recovered: rolled back interrupted batch(es) {batches}; their files are re-ingested")
+    title = f"Ingestion (batch {report.batch_id})" if report.batch_id else "Ingestion: no new files"
+    rows = [
+        (name, s.files_ingested, s.files_duplicate, s.files_rejected, s.rows_ingested, s.rows_quarantined)
+        for name, s in report.sources.items()
+    ]
+    lines += [title, format_table(["source", "files", "duplicates", "rejected", "rows", "quarantined"], rows)]
+    for record in report.files:
+        if record.status == "rejected":
+            lines.append(f"  REJECTED {record.file_path}: {record.message}")
+        elif record.status == "duplicate":
+            lines.append(f"  skipped  {record.file_path}: {record.message}")
+        elif record.rows_quarantined:
+            lines.append(
+                f"  QUARANTINED {record.rows_quarantined} of {record.rows_read} row(s) of {record.file_path}"
+                " (see bronze.quarantine)"
+            )
+        if record.status == "ingested" and record.message:
+            lines.append(f"  note     {record.file_path}: {record.message}")
+    for path in report.unmatched:
+        lines.append(f"  ignored  {path}: matches no source in the registry")
+    for path in report.unsettled:
+        lines.append(f"  waiting  {path}: still being written (modified too recently)")
+    for path in report.outside:
+        lines.append(f"  ignored  {path}: symlink pointing outside the landing root")
+    return "\n".join(lines)
+
+
+def dbt_summary(outcome: DbtOutcome) -> str:
+    lines = ["dbt build"]
+    built = [n for n in outcome.nodes if n.resource_type in ("model", "seed", "snapshot")]
+    if built:
+        rows = [(n.relation or n.name, n.resource_type, n.status, n.rows, f"{n.seconds:.1f}s") for n in built]
+        lines.append(format_table(["relation", "type", "status", "rows", "time"], rows))
+    passed = outcome.count(TESTS, "pass")
+    warned = outcome.count(TESTS, "warn")
+    failed = outcome.count(TESTS, "fail") + outcome.count(TESTS, "error")
+    skipped = sum(1 for n in outcome.nodes if n.status == "skipped")
+    lines.append(
+        f"tests: {passed} passed, {warned} warned, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+    )
+    for node in outcome.nodes:
+        if node.status in ("warn", "fail", "error"):
+            detail = (node.message or "").strip().splitlines()
+            lines.append(f"  {node.status.upper():5} {node.name}: {detail[0] if detail else ''}")
+    if outcome.error:
+        lines.append(f"  ERROR {outcome.error.splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def write_run_report(
+    runs_dir: Path, command: str, ingest: IngestReport | None, dbt: DbtOutcome | None, exit_code: int
+) -> Path:
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    payload = {
+        "command": command,
+        "finished_at": now.isoformat(),
+        "exit_code": exit_code,
+        "ingest": _ingest_dict(ingest),
+        "dbt": asdict(dbt) if dbt else None,
+    }
+    path = runs_dir / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{command}.json"
+    path.write_text(json.dumps(payload, default=_json_default, indent=2))
+    return path
+
+
+def _ingest_dict(report: IngestReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "batch_id": report.batch_id,
+        "rolled_back": report.rolled_back,
+        "sources": {name: asdict(s) for name, s in report.sources.items()},
+        "files": [asdict(f) for f in report.files],
+        "unmatched": report.unmatched,
+        "unsettled": report.unsettled,
+    }

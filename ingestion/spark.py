@@ -1,0 +1,111 @@
+"""The only place Spark and Iceberg are configured.
+
+``spark_conf()`` is the single source of truth for every Spark/Iceberg setting. Ingestion builds its
+session from it (``build_session``), and dbt's ``local`` target gets the very same dictionary: either
+in-process (``lakehouse run`` / ``lakehouse dbt`` create the session first and dbt-spark's
+``method: session`` picks it up through ``getOrCreate()``), or, for a bare ``dbt`` command, through
+``LAKEHOUSE_SPARK_CONF_JSON`` which ``profiles/profiles.yml`` reads (see ``lakehouse env``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ingestion.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+LOG4J2 = Path(__file__).with_name("log4j2.properties")
+ICEBERG_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
+
+
+def iceberg_runtime_jar() -> Path:
+    """The Iceberg Spark runtime jar shipped by the pinned PyPI package (no Maven access needed)."""
+    try:
+        import snowpark_connect_deps_iceberg as jars_pkg
+    except ImportError as exc:  # pragma: no cover - dependency is pinned in pyproject
+        raise ConfigError("the package snowpark-connect-deps-iceberg==1.0.2 is missing; run `make install`") from exc
+    jar = Path(jars_pkg.__file__).parent / "jars" / ICEBERG_JAR
+    if not jar.is_file():
+        raise ConfigError(f"Iceberg runtime jar not found at {jar}; reinstall with `make install`")
+    return jar
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """Every Spark and Iceberg setting the lakehouse uses, as one flat dictionary."""
+    jar = iceberg_runtime_jar()
+    java_opts = " ".join(
+        [
+            "-Duser.timezone=UTC",
+            f"-Dlog4j2.configurationFile={LOG4J2}",
+            f"-Dderby.system.home={settings.home}",
+            f"-Dderby.stream.error.file={settings.logs_dir / 'derby.log'}",
+        ]
+    )
+    conf = {
+        "spark.master": settings.spark_master,
+        "spark.app.name": "lakehouse",
+        "spark.driver.memory": settings.driver_memory,
+        # The jar must be on the driver class path: spark.jars alone breaks class loading with Hive.
+        "spark.driver.extraClassPath": str(jar),
+        "spark.executor.extraClassPath": str(jar),
+        "spark.driver.extraJavaOptions": java_opts,
+        # Iceberg tables in the session catalog, backed by a Hive metastore (embedded Derby locally).
+        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
+        "spark.sql.catalog.spark_catalog.type": "hive",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(settings.warehouse_dir),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={settings.metastore_dir};create=true"
+        ),
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        # Without it Iceberg asks the metastore for HIVE_LOCKS, which embedded Derby does not have.
+        "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
+        # Semantics.
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+        "spark.sql.ansi.enabled": "false",
+        # Laptop-sized execution.
+        "spark.sql.shuffle.partitions": "4",
+        "spark.default.parallelism": "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.adaptive.enabled": "true",
+    }
+    conf.update(settings.extra_spark_conf)
+    return conf
+
+
+def spark_conf_json(settings: Settings) -> str:
+    """The conf as JSON, the form ``profiles/profiles.yml`` reads from ``LAKEHOUSE_SPARK_CONF_JSON``."""
+    return json.dumps(spark_conf(settings), sort_keys=True)
+
+
+def build_session(settings: Settings):
+    """Create (or return) the process's SparkSession configured for ``settings``.
+
+    A running session for a *different* state directory is stopped first: embedded Derby and the
+    warehouse location are fixed when the session starts.
+    """
+    from pyspark.sql import SparkSession
+
+    settings.ensure_dirs()
+    conf = spark_conf(settings)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        if active.conf.get("spark.sql.warehouse.dir", None) == conf["spark.sql.warehouse.dir"]:
+            return active
+        log.info("stopping the Spark session of another state directory")
+        active.stop()
+
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

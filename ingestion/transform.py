@@ -1,0 +1,157 @@
+"""Pure ``DataFrame -> DataFrame`` transformations of ingestion (no I/O).
+
+The read step (``ingestion.ingest``) yields every CSV field as a string under positional names
+``_c0.._cN`` plus ``_corrupt_record`` and the file's path. These functions map header names to the
+registry's columns, type the values, number the records, attach lineage, and split the rows into
+bronze rows and quarantined rows with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from ingestion.registry import Column, Source
+
+CORRUPT = "_corrupt_record"
+PATH = "_path"
+ERRORS = "_errors"
+
+INTEGER = r"^\s*[+-]?\d+\s*$"
+DECIMAL = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
+
+
+def raw_read_schema(width: int) -> StructType:
+    """All-string positional schema for reading a CSV whose header has ``width`` fields."""
+    fields = [StructField(f"_c{i}", StringType()) for i in range(width)]
+    return StructType([*fields, StructField(CORRUPT, StringType())])
+
+
+def header_mapping(source: Source, header: Sequence[str]) -> tuple[dict[str, str], list[str], list[str]]:
+    """Match header names (case-insensitive, trimmed) to the source's columns, never by position.
+
+    Returns ``(mapping, missing, extra)``: registry column name -> positional field name, registry
+    columns absent from the header, header names the registry does not know.
+    """
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        positions.setdefault(name.strip().lower(), index)
+    mapping: dict[str, str] = {}
+    missing: list[str] = []
+    for column in source.columns:
+        index = positions.get(column.name.lower())
+        if index is None:
+            missing.append(column.name)
+        else:
+            mapping[column.name] = f"_c{index}"
+    known = {c.name.lower() for c in source.columns}
+    extra = [h for h in header if h.strip().lower() not in known]
+    return mapping, missing, extra
+
+
+def normalize_path(path: SparkColumn) -> SparkColumn:
+    """Spark's ``file:/a%20b/c.csv`` URI -> the plain absolute path ``/a b/c.csv``."""
+    without_scheme = F.regexp_replace(path, r"^file:(//)?", "")
+    return F.url_decode(F.replace(without_scheme, F.lit("+"), F.lit("%2B")))
+
+
+def with_record_number(df: DataFrame) -> DataFrame:
+    """Add ``_record_number``: the 1-based position of each record within its file.
+
+    Order is the file's own order: the split's byte offset, then the read order inside the split.
+    Expects ``_path`` and ``_block_start`` (from ``_metadata``).
+    """
+    order = Window.partitionBy(PATH).orderBy("_block_start", "_read_order")
+    return (
+        df.withColumn("_read_order", F.monotonically_increasing_id())
+        .withColumn("_record_number", F.row_number().over(order).cast("bigint"))
+        .drop("_read_order", "_block_start")
+    )
+
+
+def parse_value(raw: SparkColumn, column: Column) -> SparkColumn:
+    """The typed value of ``raw`` (a string column), null when it does not parse."""
+    trimmed = F.trim(raw)
+    kind = column.type
+    if kind == "string":
+        return raw
+    if kind in ("int", "bigint"):
+        return F.when(trimmed.rlike(INTEGER), trimmed.cast(kind))
+    if kind.startswith("decimal"):
+        return F.when(trimmed.rlike(DECIMAL), trimmed.cast(kind))
+    if kind in ("date", "timestamp"):
+        convert = F.to_date if kind == "date" else F.to_timestamp
+        if not column.formats:
+            return trimmed.cast(kind)
+        return F.coalesce(*[convert(trimmed, fmt) for fmt in column.formats])
+    return trimmed.cast(kind)
+
+
+def parse_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bool) -> SparkColumn:
+    """A message when the value is present but unparseable, or required but missing; else null."""
+    blank = raw.isNull() | (F.trim(raw) == "")
+    shown = F.substring(raw, 1, 80)
+    message = F.concat(F.lit(f"{column.name}: cannot parse '"), shown, F.lit(f"' as {column.type}"))
+    bad_value = F.when(~blank & typed.isNull(), message)
+    if required:
+        return F.when(blank, F.lit(f"{column.name}: required value is missing")).otherwise(bad_value)
+    return bad_value
+
+
+def with_typed_columns(df: DataFrame, source: Source, mapping: Mapping[str, str]) -> DataFrame:
+    """Add each registry column, typed, and ``_errors`` (array of messages) for the row.
+
+    A column absent from the file's header is null (it was reported when the header was read).
+    A malformed record (wrong number of fields, broken quoting) gets one error naming the problem.
+    """
+    required = {c.lower() for c in source.required_columns}
+    typed: dict[str, SparkColumn] = {}
+    errors: list[SparkColumn] = [
+        F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV record (field count or quoting)"))
+    ]
+    for column in source.columns:
+        if column.name in mapping:
+            raw = F.col(mapping[column.name])
+            value = parse_value(raw, column)
+            typed[column.name] = value.cast(column.type)
+            errors.append(parse_error(raw, value, column, column.name.lower() in required))
+        else:
+            typed[column.name] = F.lit(None).cast(column.type)
+            if column.name.lower() in required:
+                errors.append(F.lit(f"{column.name}: required column is missing from the header"))
+    return df.withColumns(typed).withColumn(ERRORS, F.filter(F.array(*errors), lambda e: e.isNotNull()))
+
+
+def raw_record(df: DataFrame, mapping_width: int, header: Sequence[str]) -> SparkColumn:
+    """The record as it arrived: the malformed line itself, else the fields as a JSON object."""
+    fields = F.struct(*[F.col(f"_c{i}").alias(header[i]) for i in range(mapping_width)])
+    return F.coalesce(F.col(CORRUPT), F.to_json(fields))
+
+
+def split_quarantine(df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(rows without errors, rows with errors)."""
+    has_errors = F.size(ERRORS) > 0
+    return df.filter(~has_errors), df.filter(has_errors)
+
+
+def bronze_columns(df: DataFrame, source: Source, lineage: Sequence[str]) -> DataFrame:
+    """The bronze table's columns in table order: the source's columns, then lineage."""
+    return df.select(*[c.name for c in source.columns], *lineage)
+
+
+def quarantine_columns(df: DataFrame, source: Source) -> DataFrame:
+    """The ``bronze.quarantine`` columns."""
+    return df.select(
+        F.lit(source.name).alias("source"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_record_number").alias("record_number"),
+        F.col("_raw_record").alias("raw_record"),
+        F.array_join(ERRORS, "; ").alias("reason"),
+        F.col("_file_hash").alias("file_hash"),
+        F.col("_batch_id").alias("batch_id"),
+        F.col("_ingested_at").alias("quarantined_at"),
+    )

@@ -1,0 +1,64 @@
+"""Shared fixtures: one real Spark + Iceberg + Hive (Derby) session per test run, in a temp state dir."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The real public data from the original jobs; tests using it skip cleanly when it is absent."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"{SHARED_DATASETS} not present")
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def lakehouse_settings(tmp_path_factory):
+    from ingestion.config import load_settings
+
+    root = tmp_path_factory.mktemp("lakehouse")
+    return load_settings(home=root / "home", landing=root / "landing", env={})
+
+
+@pytest.fixture(scope="session")
+def spark(lakehouse_settings):
+    from ingestion.spark import build_session
+
+    session = build_session(lakehouse_settings)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings_for(lakehouse_settings):
+    """Settings sharing the session's state directory but with a landing root of the test's own."""
+
+    def make(landing: Path):
+        return dataclasses.replace(lakehouse_settings, landing=landing)
+
+    return make
+
+
+def run_cli(*args: str, home: Path, landing: Path | None = None, env: dict | None = None, timeout: int = 600):
+    """Run the `lakehouse` CLI in its own process (its own JVM), as a user would."""
+    full_env = {**os.environ, "LAKEHOUSE_HOME": str(home), **(env or {})}
+    if landing is not None:
+        full_env["LAKEHOUSE_LANDING"] = str(landing)
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,69 @@
+-- The incremental silver.subscriptions must equal a from-scratch computation over all of bronze.
+-- Returns the rows that differ (in either direction); none means the incremental path is right.
+
+with
+
+rebuilt as (
+    select
+        customer_id,
+        first_name,
+        last_name,
+        plan_type,
+        monthly_charge,
+        subscription_date,
+        _source_file,
+        _file_date,
+        _record_number,
+        _batch_id
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id
+                order by _file_date desc nulls last, _batch_id desc, _source_file desc, _record_number desc
+            ) as recency_rank
+        from {{ ref('stg_telecom__subscriptions') }}
+    ) as ranked
+    where recency_rank = 1
+),
+
+incremental as (
+    select
+        customer_id,
+        first_name,
+        last_name,
+        plan_type,
+        monthly_charge,
+        subscription_date,
+        _source_file,
+        _file_date,
+        _record_number,
+        _batch_id
+    from {{ ref('subscriptions') }}
+),
+
+missing_from_incremental as (
+    select
+        'missing_from_incremental' as difference,
+        *
+    from (
+        select * from rebuilt
+        except
+        select * from incremental
+    ) as d
+),
+
+extra_in_incremental as (
+    select
+        'extra_in_incremental' as difference,
+        *
+    from (
+        select * from incremental
+        except
+        select * from rebuilt
+    ) as d
+)
+
+select * from missing_from_incremental
+union all
+select * from extra_in_incremental  -- noqa: AM04

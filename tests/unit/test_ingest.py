@@ -1,0 +1,181 @@
+"""Ingestion against a real Spark + Iceberg + Hive metastore, in-process.
+
+Each test registers a source of its own (a copy of the telecom schema under another name and
+landing folder), so tests share one Spark session without sharing tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+import uuid
+
+import pytest
+
+from ingestion.files import discover
+from ingestion.ingest import BatchWriter, ensure_tables, ingest, plan_files
+from ingestion.ledger import FILES, FileRecord, Ledger
+from ingestion.registry import get_source
+
+HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate"
+
+
+@pytest.fixture
+def source():
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    return dataclasses.replace(
+        get_source("telecom_subscriptions"), name=name, pattern=f"{name}/customer_subscription_*.csv"
+    )
+
+
+def write(landing, source, day, lines, header=HEADER, name=None):
+    folder = landing / source.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"customer_subscription_2023_08_{day:02d}.csv")
+    path.write_text("\n".join([header, *lines]) if header is not None else "\n".join(lines))
+    return path
+
+
+def rows(day, count, start=1):
+    return [
+        f"{day * 1000 + i},First{i},Last{i},{'Prepaid' if i % 2 else 'Postpaid'},{20 + i},2022-01-01"
+        for i in range(start, start + count)
+    ]
+
+
+def count(spark, table, where="true"):
+    return spark.sql(f"select count(*) from {table} where {where}").first()[0]
+
+
+def test_each_file_once_rerun_noop_and_redelivery_skipped(spark, settings_for, source, tmp_path):
+    settings = settings_for(tmp_path)
+    write(tmp_path, source, 21, rows(21, 20))
+    first = ingest(spark, settings, [source])
+    assert first.sources[source.name].rows_ingested == 20
+    assert count(spark, source.table) == 20
+
+    again = ingest(spark, settings, [source])
+    assert again.batch_id is None and count(spark, source.table) == 20
+
+    copy = write(tmp_path, source, 24, rows(21, 20))  # same bytes, another name
+    redelivered = ingest(spark, settings, [source])
+    [record] = redelivered.files
+    assert record.status == "duplicate"
+    assert record.duplicate_of == f"{source.name}/customer_subscription_2023_08_21.csv"
+    assert count(spark, source.table) == 20
+
+    copy.write_text("\n".join([HEADER, *rows(24, 5)]))  # a corrected delivery under the same name
+    corrected = ingest(spark, settings, [source])
+    assert corrected.sources[source.name].rows_ingested == 5
+    assert count(spark, source.table) == 25
+    assert count(spark, source.table, "_file_date = date'2023-08-24'") == 5
+
+
+def test_lineage_columns(spark, settings_for, source, tmp_path):
+    settings = settings_for(tmp_path)
+    write(tmp_path, source, 21, rows(21, 3))
+    report = ingest(spark, settings, [source])
+    got = spark.sql(
+        f"select CustomerID, _source_file, _file_date, _record_number, _batch_id, _file_hash from {source.table} "
+        "order by _record_number"
+    ).collect()
+    assert [r.CustomerID for r in got] == [21001, 21002, 21003]
+    assert {r._source_file for r in got} == {f"{source.name}/customer_subscription_2023_08_21.csv"}
+    assert {r._file_date for r in got} == {dt.date(2023, 8, 21)}
+    assert [r._record_number for r in got] == [1, 2, 3]
+    assert {r._batch_id for r in got} == {report.batch_id}
+    assert {r._file_hash for r in got} == {report.files[0].file_hash}
+
+
+def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(spark, settings_for, source, tmp_path):
+    settings = settings_for(tmp_path)
+    lines = [
+        "1,Ann,Lee,Prepaid,20,2022-01-01",
+        "2,Bob,Ray,Prepaid,twenty,2022-01-01",
+        "3,Cy,Dee,Prepaid,20",
+        ",Dot,Eve,Prepaid,20,2022-01-01",
+        '4,"Ed, Jr",Fay,Postpaid,45,2022-03-01',
+    ]
+    write(tmp_path, source, 21, lines)
+    report = ingest(spark, settings, [source])
+    [record] = report.files
+    assert (record.rows_read, record.rows_ingested, record.rows_quarantined) == (5, 2, 3)
+    assert count(spark, source.table) == 2
+    quarantined = spark.sql(
+        f"select record_number, reason from bronze.quarantine where source = '{source.name}' order by record_number"
+    ).collect()
+    assert [(q.record_number, q.reason) for q in quarantined] == [
+        (2, "MonthlyCharge: cannot parse 'twenty' as decimal(10,2)"),
+        (3, "malformed CSV record (field count or quoting)"),
+        (4, "CustomerID: required value is missing"),
+    ]
+    assert spark.sql(f"select FirstName from {source.table} where CustomerID = 4").first()[0] == "Ed, Jr"
+
+
+def test_unusable_files_are_rejected_with_a_reason_and_good_ones_still_load(spark, settings_for, source, tmp_path):
+    settings = settings_for(tmp_path)
+    write(tmp_path, source, 21, rows(21, 4))
+    write(tmp_path, source, 22, [], header=None)  # zero bytes
+    write(tmp_path, source, 23, [], header=HEADER)  # header only
+    write(tmp_path, source, 25, ["1;a;b"], header="CustomerID;FirstName;LastName")  # wrong delimiter
+    write(tmp_path, source, 26, ["Ann,Lee"], header="FirstName,LastName")  # no primary key column
+    (tmp_path / source.name / "customer_subscription_2023_08_27.csv").write_bytes(b"\x00\x01\x02garbage")
+    write(tmp_path, source, 0, rows(30, 1), name="customer_subscription_2023_02_30.csv")  # impossible date
+    with gzip.open(tmp_path / source.name / "customer_subscription_2023_08_28.csv.gz", "wt") as handle:
+        handle.write("\n".join([HEADER, *rows(28, 3)]))
+
+    report = ingest(spark, settings, [source])
+    by_name = {r.file_path.rsplit("/", 1)[1]: r for r in report.files}
+    status = {name: (r.status, r.rows_ingested) for name, r in by_name.items()}
+    assert status == {
+        "customer_subscription_2023_08_21.csv": ("ingested", 4),
+        "customer_subscription_2023_08_22.csv": ("ingested", 0),
+        "customer_subscription_2023_08_23.csv": ("ingested", 0),
+        "customer_subscription_2023_08_25.csv": ("rejected", 0),
+        "customer_subscription_2023_08_26.csv": ("rejected", 0),
+        "customer_subscription_2023_08_27.csv": ("rejected", 0),
+        "customer_subscription_2023_02_30.csv": ("rejected", 0),
+        "customer_subscription_2023_08_28.csv.gz": ("ingested", 3),
+    }
+    assert "wrong delimiter" in by_name["customer_subscription_2023_08_25.csv"].message
+    assert "CustomerID" in by_name["customer_subscription_2023_08_26.csv"].message
+    assert "binary" in by_name["customer_subscription_2023_08_27.csv"].message
+    assert "not a date" in by_name["customer_subscription_2023_02_30.csv"].message
+    assert count(spark, source.table) == 7
+    assert count(spark, FILES, f"source = '{source.name}' and status = 'rejected'") == 4
+
+
+def test_names_with_spaces_and_unicode(spark, settings_for, source, tmp_path):
+    settings = settings_for(tmp_path)
+    source = dataclasses.replace(source, pattern=f"{source.name}/**/*.csv", file_date=None)
+    write(tmp_path, source, 0, rows(1, 2), name="jour d'été + 100%.csv")
+    report = ingest(spark, settings, [source])
+    assert report.sources[source.name].rows_ingested == 2
+    assert spark.sql(f"select distinct _source_file from {source.table}").first()[0] == (
+        f"{source.name}/jour d'été + 100%.csv"
+    )
+
+
+def test_interrupted_batch_is_rolled_back_then_ingested_exactly_once(spark, settings_for, source, tmp_path):
+    """The process died after appending bronze rows but before the ledger commit."""
+    settings = settings_for(tmp_path)
+    write(tmp_path, source, 21, rows(21, 6) + ["x,bad,row,Prepaid,1,2022-01-01"])
+    ledger = ensure_tables(spark, [source])
+    [file] = discover(tmp_path, [source]).files
+    record = FileRecord(source.name, file.rel_path, file.size, file.mtime_ms, "h", dt.date(2023, 8, 21), "ingested")
+    crashed_batch = ledger.next_batch_id()
+    ledger.start(crashed_batch, "simulated crash")
+    writer = BatchWriter(spark, crashed_batch, dt.datetime(2023, 8, 21))
+    for header, group in plan_files(source, [file], {file.rel_path: record}).items():
+        writer.write_group(source, group, header, {file.rel_path: record})
+    assert count(spark, source.table, f"_batch_id = {crashed_batch}") == 6  # half-done work is visible...
+    assert crashed_batch in Ledger(spark).orphaned_batches()
+
+    report = ingest(spark, settings, [source])  # ...and the next run rolls it back first
+
+    assert report.rolled_back == [crashed_batch]
+    assert count(spark, source.table) == 6
+    assert count(spark, source.table, f"_batch_id = {crashed_batch}") == 0
+    assert count(spark, "bronze.quarantine", f"source = '{source.name}'") == 1
+    assert crashed_batch not in Ledger(spark).orphaned_batches()

@@ -1,0 +1,117 @@
+"""Pure DataFrame transformations of ingestion, on a real local Spark session."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import functions as F
+
+from ingestion import transform as T
+from ingestion.registry import Column, Source, get_source
+
+TELECOM = get_source("telecom_subscriptions")
+
+
+def raw_frame(spark, header, rows, corrupt=None):
+    """Rows as the reader yields them: positional string fields plus _corrupt_record."""
+    corrupt = corrupt or [None] * len(rows)
+    data = [(*row, bad) for row, bad in zip(rows, corrupt, strict=True)]
+    return spark.createDataFrame(data, T.raw_read_schema(len(header)))
+
+
+def test_header_mapping_is_by_name_not_position():
+    header = ["planType", "CUSTOMERID", "Extra", "FirstName"]
+    mapping, missing, extra = T.header_mapping(TELECOM, header)
+    assert mapping == {"CustomerID": "_c1", "FirstName": "_c3", "PlanType": "_c0"}
+    assert missing == ["LastName", "MonthlyCharge", "SubscriptionDate"]
+    assert extra == ["Extra"]
+
+
+def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark):
+    header = ["CustomerID", "FirstName", "LastName", "PlanType", "MonthlyCharge", "SubscriptionDate"]
+    rows = [
+        ("1101", "Aaron", "Smith", "Postpaid", "50", "2022-01-01"),
+        (" 1102 ", "Abby", "Jo", "Prepaid", "29.99", "2022-02-15"),
+        ("1103", "Adam", "W", "Postpaid", "55.5.5", "2022-04-10"),
+        ("11.5", "Al", "B", "Prepaid", "28", "2022-05-05"),
+        (None, "No", "Id", "Prepaid", "28", "2022-05-05"),
+        ("1106", "Bad", "Date", "Prepaid", "28", "2022-02-30"),
+        ("1107", "Empty", "Charge", "Prepaid", None, None),
+    ]
+    mapping, _, _ = T.header_mapping(TELECOM, header)
+    typed = T.with_typed_columns(raw_frame(spark, header, rows), TELECOM, mapping)
+    result = {r["FirstName"]: r for r in typed.collect()}
+
+    assert result["Aaron"]["CustomerID"] == 1101 and result["Aaron"][T.ERRORS] == []
+    assert result["Aaron"]["SubscriptionDate"] == dt.date(2022, 1, 1)
+    assert result["Abby"]["CustomerID"] == 1102 and result["Abby"]["MonthlyCharge"] == Decimal("29.99")
+    assert result["Adam"][T.ERRORS] == ["MonthlyCharge: cannot parse '55.5.5' as decimal(10,2)"]
+    assert result["Al"][T.ERRORS] == ["CustomerID: cannot parse '11.5' as bigint"]  # never truncated to 11
+    assert result["No"][T.ERRORS] == ["CustomerID: required value is missing"]
+    assert result["Bad"][T.ERRORS] == ["SubscriptionDate: cannot parse '2022-02-30' as date"]
+    assert result["Empty"][T.ERRORS] == []  # empty optional values are null, not errors
+    assert result["Empty"]["MonthlyCharge"] is None
+
+    valid, bad = T.split_quarantine(typed)
+    assert sorted(r["FirstName"] for r in valid.collect()) == ["Aaron", "Abby", "Empty"]
+    assert sorted(r["FirstName"] for r in bad.collect()) == ["Adam", "Al", "Bad", "No"]
+
+
+def test_malformed_record_and_missing_required_column(spark):
+    header = ["FirstName", "PlanType"]
+    mapping, missing, _ = T.header_mapping(TELECOM, header)
+    frame = raw_frame(spark, header, [("A", "Prepaid"), ("B", None)], corrupt=[None, "B"])
+    errors = [r[T.ERRORS] for r in T.with_typed_columns(frame, TELECOM, mapping).orderBy("FirstName").collect()]
+    assert "CustomerID" in missing
+    assert errors[0] == ["CustomerID: required column is missing from the header"]
+    assert errors[1] == [
+        "malformed CSV record (field count or quoting)",
+        "CustomerID: required column is missing from the header",
+    ]
+
+
+def test_timestamps_try_each_format_in_order(spark):
+    source = Source(
+        name="t",
+        domain="t",
+        pattern="t/*.csv",
+        columns=(Column("at", "timestamp", formats=("M/d/yyyy H:mm", "yyyy-MM-dd'T'HH:mm:ssX")),),
+    )
+    frame = raw_frame(spark, ["at"], [("1/1/2023 9:05",), ("2023-01-01T09:05:00Z",), ("yesterday",)])
+    rows = T.with_typed_columns(frame, source, {"at": "_c0"}).collect()
+    assert [r["at"] for r in rows[:2]] == [dt.datetime(2023, 1, 1, 9, 5)] * 2
+    assert rows[2][T.ERRORS] == ["at: cannot parse 'yesterday' as timestamp"]
+
+
+def test_raw_record_keeps_the_malformed_line_or_the_fields(spark):
+    header = ["a", "b"]
+    frame = raw_frame(spark, header, [("1", "x"), ("2", None)], corrupt=[None, "2,x,extra"])
+    got = [r[0] for r in frame.select(T.raw_record(frame, 2, header)).collect()]
+    assert json.loads(got[0]) == {"a": "1", "b": "x"}
+    assert got[1] == "2,x,extra"
+
+
+def test_normalize_path_decodes_spark_uris(spark):
+    frame = spark.createDataFrame([("file:/tmp/a%20b/f+1%20é.csv",), ("file:///tmp/100%25.csv",)], "uri string")
+    got = [r[0] for r in frame.select(T.normalize_path(F.col("uri"))).collect()]
+    assert got == ["/tmp/a b/f+1 é.csv", "/tmp/100%.csv"]
+
+
+def test_record_numbers_follow_file_order(spark):
+    frame = spark.createDataFrame(
+        [("/a", 0, "a1"), ("/a", 0, "a2"), ("/b", 0, "b1"), ("/a", 0, "a3")],
+        f"{T.PATH} string, _block_start long, v string",
+    ).coalesce(1)
+    got = {(r[T.PATH], r["v"]): r["_record_number"] for r in T.with_record_number(frame).collect()}
+    assert got == {("/a", "a1"): 1, ("/a", "a2"): 2, ("/a", "a3"): 3, ("/b", "b1"): 1}
+
+
+def test_registry_rejects_unknown_types_and_bad_keys():
+    with pytest.raises(ValueError, match="unsupported type"):
+        Column("x", "varchar")
+    with pytest.raises(ValueError, match="primary key"):
+        dataclasses.replace(TELECOM, primary_key=("nope",))
