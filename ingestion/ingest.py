@@ -59,6 +59,7 @@ class IngestReport:
     unmatched: list[str] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
+    landing_missing: str | None = None
 
     @property
     def rows_quarantined(self) -> int:
@@ -250,6 +251,8 @@ def ingest(
     tables = [(s.table, "_batch_id") for s in sources] + [(QUARANTINE_TABLE, "batch_id")]
     report.rolled_back = ledger.recover(tables)
 
+    if not settings.landing.is_dir():
+        report.landing_missing = str(settings.landing)
     selected = [s for s in sources if only is None or s.name == only]
     found = discover(settings.landing, selected, settle_seconds=settle_seconds)
     report.unmatched, report.unsettled, report.outside = found.unmatched, found.unsettled, found.outside

@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,15 @@ def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
     return str(value)
 
 
 def ingest_summary(report: IngestReport) -> str:
     lines = []
+    if report.landing_missing:
+        lines.append(f"warning: the landing folder {report.landing_missing} does not exist (nothing to ingest)")
     if report.rolled_back:
         batches = ", ".join(map(str, report.rolled_back))
         lines.append(f"recovered: rolled back interrupted batch(es) {batches}; their files are re-ingested")

@@ -1,0 +1,43 @@
+"""Helpers for end-to-end tests: read lakehouse state through `lakehouse query`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+STATE_SQL = """
+select 'load' as kind, cast(load_date as string) as k, records_loaded as a, cumulative_records as b
+from gold.subscription_loads
+union all
+select 'plan', plan_type, subscribers, cast(avg_monthly_charge * 100 as bigint) from gold.subscriptions_by_plan
+union all
+select 'bronze', _source_file, count(*), null from bronze.telecom_subscriptions group by _source_file
+union all
+select 'silver', null, count(*), count(distinct customer_id) from silver.subscriptions
+union all
+select 'quarantine', source_file, count(*), null from bronze.quarantine group by source_file
+"""
+
+
+def query_csv(home: Path, sql: str) -> list[dict[str, str]]:
+    result = run_cli("query", sql, "--format", "csv", home=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def telecom_state(home: Path) -> dict[str, object]:
+    """Gold values and per-file bronze counts, in a shape easy to compare."""
+    rows = query_csv(home, STATE_SQL)
+    state: dict[str, object] = {
+        "loads": sorted((r["k"], int(r["a"]), int(r["b"])) for r in rows if r["kind"] == "load"),
+        "plans": {r["k"]: int(r["a"]) for r in rows if r["kind"] == "plan"},
+        "avg_charge_cents": {r["k"]: int(r["b"]) for r in rows if r["kind"] == "plan"},
+        "bronze_by_file": {r["k"]: int(r["a"]) for r in rows if r["kind"] == "bronze"},
+        "quarantine_by_file": {r["k"]: int(r["a"]) for r in rows if r["kind"] == "quarantine"},
+    }
+    [silver] = [r for r in rows if r["kind"] == "silver"]
+    state["silver_rows"], state["silver_customers"] = int(silver["a"]), int(silver["b"])
+    return state
