@@ -343,42 +343,48 @@ def reset(ctx: click.Context, yes: bool) -> int:
 @handle_errors
 def demo(ctx: click.Context, landing: str | None, days: int, rows: int) -> int:
     """Generate demo landing data and replay its arrival file by file, running after each drop."""
-    from ingestion.demo import telecom
+    from ingestion.demo import DEMO_TABLES, arrivals
     from ingestion.report import format_table
 
     settings = make_settings(ctx, landing)
     outbox = settings.home / "demo" / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)
-    arrivals = telecom.generate(outbox, days=days, rows_per_day=rows)
-    watched = [
-        "bronze.telecom_subscriptions",
-        "silver.subscriptions",
-        "gold.subscriptions_by_plan",
-        "gold.subscription_loads",
-        "bronze.quarantine",
-    ]
+    days_of_files = arrivals(outbox, days, rows)
     code = OK
     with state_lock(settings.lock_file, "demo", ctx.obj["wait"]):
         spark = spark_for(settings)
-        for day, path in enumerate(arrivals, start=1):
-            rel = path.relative_to(outbox)
-            target = settings.landing / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-            echo(f"\n=== arrival {day}/{len(arrivals)}: {rel} lands in {settings.landing} ===")
-            before = table_counts(spark, watched)
+        for day, paths in enumerate(days_of_files, start=1):
+            echo(f"\n=== day {day}/{len(days_of_files)}: {len(paths)} file(s) land in {settings.landing} ===")
+            for path in paths:
+                rel = path.relative_to(outbox)
+                target = settings.landing / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                echo(f"  + {rel}")
+            before = table_counts(spark, DEMO_TABLES)
             _, outcome = run_pipeline(spark, settings, None, False, ctx.obj["verbose"])
-            after = table_counts(spark, watched)
-            changes = [(t, before[t], after[t], _delta(before[t], after[t])) for t in watched]
+            after = table_counts(spark, DEMO_TABLES)
+            changes = [(t, before[t], after[t], _delta(before[t], after[t])) for t in DEMO_TABLES]
             echo("what changed")
             echo(format_table(["table", "rows before", "rows after", "change"], changes))
             if outcome.failed:
                 code = FAILED
-        for table in ("gold.subscription_loads", "gold.subscriptions_by_plan"):
-            df = spark.sql(f"select * from {table} order by 1")
-            echo(f"\n{table}\n" + format_table(df.columns, [tuple(r) for r in df.collect()]))
+        for title, sql in DEMO_RESULTS:
+            df = spark.sql(sql)
+            echo(f"\n{title}\n" + format_table(df.columns, [tuple(r) for r in df.collect()]))
     echo(f'\nDemo done. Explore: lakehouse --home {settings.home} query "select * from gold.subscriptions_by_plan"')
     return code
+
+
+DEMO_RESULTS = [
+    ("gold.subscription_loads", "select * from gold.subscription_loads order by load_date"),
+    ("gold.subscriptions_by_plan", "select * from gold.subscriptions_by_plan order by plan_type"),
+    (
+        "gold.flight_delay_summary (busiest carriers of the last day)",
+        "select * from gold.flight_delay_summary where flight_date = (select max(flight_date) "
+        "from gold.flight_delay_summary) order by flights desc limit 5",
+    ),
+]
 
 
 def table_counts(spark, tables: list[str]) -> dict[str, int | None]:

@@ -16,6 +16,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 PROFILES_DIR = PROJECT_DIR / "profiles"
 
+SHARED_DATASETS = PROJECT_DIR.parent / "shared" / "datasets"
+"""Real public data from the original jobs, beside the checkout when present (never copied in)."""
+
 DEFAULT_HOME = ".lakehouse"
 DEFAULT_LANDING = "data/landing"
 

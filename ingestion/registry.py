@@ -131,6 +131,34 @@ SOURCES: tuple[Source, ...] = (
         primary_key=("CustomerID",),
         file_date=date_in_name("customer_subscription_"),
     ),
+    Source(
+        name="airline_airport_codes",
+        domain="airline",
+        pattern="airline/airport_codes/*.csv",
+        description="US DOT airport dimension; each file is a full new version of the reference table.",
+        columns=(
+            Column("airport_id", "bigint", description="US DOT airport id (e.g. 10397 = Atlanta)."),
+            Column("city", description="City served, as published (e.g. 'Atlanta, GA')."),
+            Column("state", description="State code."),
+            Column("name", description="Airport name."),
+        ),
+        primary_key=("airport_id",),
+    ),
+    Source(
+        name="airline_daily_flights",
+        domain="airline",
+        pattern="airline/daily_flights/**/*.csv",
+        description="Daily flight files under date=YYYY-MM-DD/; the flight date exists only in the path.",
+        columns=(
+            Column("Carrier", required=True, description="Carrier code (e.g. DL)."),
+            Column("OriginAirportID", "bigint", required=True, description="Departure airport id."),
+            Column("DestAirportID", "bigint", required=True, description="Arrival airport id."),
+            Column("DepDelay", "int", description="Departure delay in minutes; negative = early; empty = unknown."),
+            Column("ArrDelay", "int", description="Arrival delay in minutes; negative = early; empty = unknown."),
+        ),
+        file_date=date_in_path(),
+        partition_by=("_file_date",),
+    ),
 )
 
 QUARANTINE_TABLE = "bronze.quarantine"

@@ -1,1 +1,30 @@
 """Deterministic demo data: generators that write landing files the way producers deliver them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingestion.config import SHARED_DATASETS
+from ingestion.demo import airline, telecom
+
+DEMO_TABLES = [
+    "bronze.telecom_subscriptions",
+    "silver.subscriptions",
+    "gold.subscriptions_by_plan",
+    "gold.subscription_loads",
+    "bronze.airline_airport_codes",
+    "bronze.airline_daily_flights",
+    "silver.airports",
+    "silver.flights",
+    "gold.daily_flights_processed",
+    "gold.flight_delay_summary",
+    "bronze.quarantine",
+]
+
+
+def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:
+    """Generate every domain's files under ``outbox``; return them grouped by arrival day."""
+    subscriptions = telecom.generate(outbox, days=days, rows_per_day=rows)
+    shared_airports = SHARED_DATASETS / "airline" / "airports_codes.csv"
+    flights = airline.generate(outbox, days=days, rows_per_day=rows * 10, airports_csv=shared_airports)
+    return [[sub, *day] for sub, day in zip(subscriptions, flights, strict=True)]

@@ -16,11 +16,7 @@ with
 
 staged as (
     select staged_source.* from {{ ref('stg_telecom__subscriptions') }} as staged_source
-    {% if is_incremental() %}
-        where staged_source._batch_id > (
-            select coalesce(max(current_table._batch_id), 0) from {{ this }} as current_table
-        )
-    {% endif %}
+    {{ only_new_batches('staged_source._batch_id') }}
 ),
 
 {% if is_incremental() %}

@@ -40,30 +40,6 @@ incremental as (
         _record_number,
         _batch_id
     from {{ ref('subscriptions') }}
-),
-
-missing_from_incremental as (
-    select
-        'missing_from_incremental' as difference,
-        *
-    from (
-        select * from rebuilt
-        except
-        select * from incremental
-    ) as d
-),
-
-extra_in_incremental as (
-    select
-        'extra_in_incremental' as difference,
-        *
-    from (
-        select * from incremental
-        except
-        select * from rebuilt
-    ) as d
 )
 
-select * from missing_from_incremental
-union all
-select * from extra_in_incremental  -- noqa: AM04
+{{ symmetric_difference('rebuilt', 'incremental') }}
