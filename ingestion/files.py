@@ -143,6 +143,31 @@ def discover(
     return found
 
 
+def archive_root(landing: Path) -> Path:
+    """Archived files go beside the landing root: ``<landing>/../archive/``."""
+    return landing.resolve().parent / "archive"
+
+
+def archive_file(landing: Path, rel_path: str, digest: str) -> Path:
+    """Move a committed landing file to the archive, keeping its relative path.
+
+    An archived file of the same name with other content (a corrected re-delivery) is kept: the
+    newcomer gets its content hash in its name. Same-filesystem moves are atomic (``os.replace``).
+    """
+    source = landing.resolve() / rel_path
+    target = archive_root(landing) / rel_path
+    if target.exists() and file_sha256(target) != digest:
+        target = target.with_name(f"{target.name}.{digest[:12]}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except OSError:  # another filesystem: copy then delete
+        import shutil
+
+        shutil.move(str(source), str(target))
+    return target
+
+
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

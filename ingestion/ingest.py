@@ -21,7 +21,16 @@ from pyspark.sql.utils import AnalysisException, CapturedException
 from ingestion import transform as T
 from ingestion.config import Settings
 from ingestion.faults import checkpoint
-from ingestion.files import HeaderError, LandingFile, derive_file_date, discover, file_sha256, read_header
+from ingestion.files import (
+    HeaderError,
+    LandingFile,
+    archive_file,
+    derive_file_date,
+    discover,
+    file_sha256,
+    match_source,
+    read_header,
+)
 from ingestion.ledger import FileRecord, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
 
@@ -60,6 +69,7 @@ class IngestReport:
     unsettled: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     landing_missing: str | None = None
+    archived: list[str] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -260,6 +270,9 @@ def ingest(
     new_files = [f for f in found.files if f.key not in known.keys]
     for source in selected:
         report.sources[source.name] = SourceReport()
+    # Files committed by an earlier run that crashed before archiving them: finish the move.
+    committed = [(f.rel_path, *known.keys[f.key]) for f in found.files if f.key in known.keys]
+    report.archived += archive_committed(settings, selected, committed)
     if not new_files:
         return report
 
@@ -301,6 +314,9 @@ def ingest(
             _write_group_or_files(writer, source, group, header, records)
     ledger.commit(batch_id, list(records.values()), ingested_at)
     checkpoint("after_ledger_commit")
+    report.archived += archive_committed(
+        settings, selected, [(r.file_path, r.status, r.file_hash) for r in records.values()]
+    )
 
     report.files = list(records.values())
     for record in report.files:
@@ -314,6 +330,23 @@ def ingest(
         else:
             summary.files_rejected += 1
     return report
+
+
+ARCHIVABLE = ("ingested", "duplicate")
+
+
+def archive_committed(
+    settings: Settings, sources: Sequence[Source], files: Sequence[tuple[str, str, str]]
+) -> list[str]:
+    """Move committed files ((path, status, sha256)) of ``archive=True`` sources out of the landing
+    zone. Only ever called after the ledger commit; rejected files stay for the operator to fix."""
+    archiving = [s for s in sources if s.archive]
+    moved = []
+    for rel_path, status, digest in files:
+        if status in ARCHIVABLE and match_source(rel_path, archiving) is not None:
+            archive_file(settings.landing, rel_path, digest)
+            moved.append(rel_path)
+    return moved
 
 
 def _write_group_or_files(

@@ -79,8 +79,8 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class KnownFiles:
-    keys: frozenset[tuple[str, str, int, int]]
-    """(source, path, size, mtime) of every file the ledger has seen."""
+    keys: dict[tuple[str, str, int, int], tuple[str, str]]
+    """(source, path, size, mtime) of every file the ledger has seen -> (status, sha256)."""
     ingested_hashes: dict[tuple[str, str], str]
     """(source, sha256) -> path of the file that committed that content."""
 
@@ -101,7 +101,7 @@ class Ledger:
             .select("source", "file_path", "file_size", "file_mtime_ms", "file_hash", "status")
             .collect()
         )
-        keys = frozenset((r.source, r.file_path, r.file_size, r.file_mtime_ms) for r in rows)
+        keys = {(r.source, r.file_path, r.file_size, r.file_mtime_ms): (r.status, r.file_hash) for r in rows}
         hashes = {(r.source, r.file_hash): r.file_path for r in rows if r.status == "ingested"}
         return KnownFiles(keys, hashes)
 

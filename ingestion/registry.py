@@ -85,6 +85,8 @@ class Source:
     csv: CsvOptions = field(default_factory=CsvOptions)
     partition_by: tuple[str, ...] = ()
     """Iceberg partition transforms of the bronze table, e.g. ``("_file_date",)``."""
+    archive: bool = False
+    """After a file's rows are committed, move it to ``<landing>/../archive/<same relative path>``."""
 
     def __post_init__(self) -> None:
         names = [c.name.lower() for c in self.columns]
@@ -158,6 +160,25 @@ SOURCES: tuple[Source, ...] = (
         ),
         file_date=date_in_path(),
         partition_by=("_file_date",),
+    ),
+    Source(
+        name="events_user_events",
+        domain="events",
+        pattern="events/**/*.csv",
+        description="User activity events; files are archived after their rows are committed.",
+        columns=(
+            Column("user_id", required=True, description="User identifier."),
+            Column("event_type", description="What the user did (login, click, logout, ...)."),
+            Column(
+                "event_time",
+                "timestamp",
+                formats=("M/d/yyyy H:mm", "M/d/yyyy H:mm:ss", "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX", "yyyy-MM-dd HH:mm:ss"),
+                required=True,
+                description="When it happened (UTC): M/d/yyyy H:mm or ISO-8601.",
+            ),
+        ),
+        partition_by=("days(event_time)",),
+        archive=True,
     ),
 )
 

@@ -27,7 +27,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join([line, rule, *body]).rstrip()
+    return "\n".join(text.rstrip() for text in [line, rule, *body])
 
 
 def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -76,6 +76,10 @@ def ingest_summary(report: IngestReport) -> str:
             )
         if record.status == "ingested" and record.message:
             lines.append(f"  note     {record.file_path}: {record.message}")
+    if report.archived:
+        lines.append(
+            f"  archived {len(report.archived)} committed file(s) to the archive folder beside the landing root"
+        )
     for path in report.unmatched:
         lines.append(f"  ignored  {path}: matches no source in the registry")
     for path in report.unsettled:

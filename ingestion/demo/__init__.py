@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.config import SHARED_DATASETS
-from ingestion.demo import airline, telecom
+from ingestion.demo import airline, events, telecom
 
 DEMO_TABLES = [
     "bronze.telecom_subscriptions",
@@ -18,6 +18,10 @@ DEMO_TABLES = [
     "silver.flights",
     "gold.daily_flights_processed",
     "gold.flight_delay_summary",
+    "bronze.events_user_events",
+    "silver.user_events",
+    "gold.user_event_lag",
+    "gold.user_activity_daily",
     "bronze.quarantine",
 ]
 
@@ -27,4 +31,5 @@ def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:
     subscriptions = telecom.generate(outbox, days=days, rows_per_day=rows)
     shared_airports = SHARED_DATASETS / "airline" / "airports_codes.csv"
     flights = airline.generate(outbox, days=days, rows_per_day=rows * 10, airports_csv=shared_airports)
-    return [[sub, *day] for sub, day in zip(subscriptions, flights, strict=True)]
+    user_events = events.generate(outbox, days=days)
+    return [[sub, *day, ev] for sub, day, ev in zip(subscriptions, flights, user_events, strict=True)]

@@ -179,3 +179,40 @@ def test_interrupted_batch_is_rolled_back_then_ingested_exactly_once(spark, sett
     assert count(spark, source.table, f"_batch_id = {crashed_batch}") == 0
     assert count(spark, "bronze.quarantine", f"source = '{source.name}'") == 1
     assert crashed_batch not in Ledger(spark).orphaned_batches()
+
+
+def test_archive_moves_only_committed_files_and_finishes_after_a_crash(
+    spark, settings_for, source, tmp_path, monkeypatch
+):
+    import ingestion.ingest as ingest_module
+
+    landing = tmp_path / "landing"
+    settings = settings_for(landing)
+    source = dataclasses.replace(source, archive=True)
+    first = write(landing, source, 21, rows(21, 3))
+    broken = write(landing, source, 22, ["a;b"], header="x;y")  # rejected: stays for the operator
+
+    report = ingest(spark, settings, [source])
+    archived = tmp_path / "archive" / source.name / first.name
+    assert report.archived == [f"{source.name}/{first.name}"]
+    assert archived.read_text() == "\n".join([HEADER, *rows(21, 3)])
+    assert not first.exists() and broken.exists()
+
+    # Crash between the ledger commit and the move: the file stays in landing, committed.
+    second = write(landing, source, 23, rows(23, 2))
+    real_archive = ingest_module.archive_committed
+    monkeypatch.setattr(ingest_module, "archive_committed", lambda *args: [])
+    ingest(spark, settings, [source])
+    assert second.exists() and count(spark, source.table) == 5
+    monkeypatch.setattr(ingest_module, "archive_committed", real_archive)
+
+    resumed = ingest(spark, settings, [source])  # finishes the move, ingests nothing again
+    assert resumed.batch_id is None
+    assert resumed.archived == [f"{source.name}/{second.name}"]
+    assert not second.exists() and (tmp_path / "archive" / source.name / second.name).exists()
+    assert count(spark, source.table) == 5
+
+    again = write(landing, source, 24, rows(21, 3))  # same content as the archived first file
+    redelivered = ingest(spark, settings, [source])
+    assert [r.status for r in redelivered.files] == ["duplicate"] and not again.exists()
+    assert count(spark, source.table) == 5

@@ -1,0 +1,86 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['user_id', 'event_time', 'event_type'],
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#-
+    Minutes since the same user's previous event over the user's ENTIRE history (null for the
+    first event), maintained incrementally. Only users with new events are touched: from the last
+    event before a user's earliest new event (the anchor) onwards, so a late event gets its own lag
+    and the event after it gets a new one. Events of a user with the same timestamp are ordered by
+    event_type (the later one has lag 0.0). tests/dbt/gold/events proves it equals a full rebuild.
+-#}
+
+with
+
+events as (
+    select * from {{ ref('user_events') }}
+),
+
+new_events as (
+    select events.* from events
+    {{ only_new_batches('events._batch_id') }}
+),
+
+first_new_event as (
+    select
+        user_id,
+        min(event_time) as first_new_time
+    from new_events
+    group by user_id
+),
+
+anchor as (
+    select
+        events.user_id,
+        max(events.event_time) as anchor_time
+    from events
+    inner join first_new_event
+        on
+            events.user_id = first_new_event.user_id
+            and events.event_time < first_new_event.first_new_time
+    group by events.user_id
+),
+
+events_in_scope as (
+    select
+        events.user_id,
+        events.event_time,
+        events.event_type,
+        events._batch_id,
+        first_new_event.first_new_time
+    from events
+    inner join first_new_event
+        on events.user_id = first_new_event.user_id
+    left join anchor
+        on events.user_id = anchor.user_id
+    where events.event_time >= coalesce(anchor.anchor_time, first_new_event.first_new_time)
+),
+
+with_previous as (
+    select
+        *,
+        lag(event_time) over (
+            partition by user_id
+            order by event_time, event_type
+        ) as prev_event_time
+    from events_in_scope
+),
+
+lagged as (
+    select
+        user_id,
+        event_time,
+        event_type,
+        prev_event_time,
+        (cast(event_time as double) - cast(prev_event_time as double)) / 60.0 as lag_minutes,
+        _batch_id
+    from with_previous
+    where event_time >= first_new_time
+)
+
+select * from lagged

@@ -1,0 +1,33 @@
+-- gold.user_event_lag is maintained incrementally; it must equal a from-scratch lag over every
+-- user's entire history. Returns the differing rows (none = correct).
+
+with
+
+rebuilt as (
+    select
+        user_id,
+        event_time,
+        event_type,
+        prev_event_time,
+        (cast(event_time as double) - cast(prev_event_time as double)) / 60.0 as lag_minutes
+    from (
+        select
+            user_id,
+            event_time,
+            event_type,
+            lag(event_time) over (partition by user_id order by event_time, event_type) as prev_event_time
+        from {{ ref('user_events') }}
+    ) as with_previous
+),
+
+incremental as (
+    select
+        user_id,
+        event_time,
+        event_type,
+        prev_event_time,
+        lag_minutes
+    from {{ ref('user_event_lag') }}
+)
+
+{{ symmetric_difference('rebuilt', 'incremental') }}

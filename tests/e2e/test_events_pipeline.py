@@ -1,0 +1,139 @@
+"""User-event lag end to end: the real six events, then random batches with late arrivals, ties and
+duplicates; after every batch gold equals a from-scratch computation in plain Python."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import random
+import statistics
+from collections import defaultdict
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.e2e.helpers import query_csv, query_many
+
+pytestmark = pytest.mark.e2e
+
+EVENTS_ONLY = ["--select", "path:models/staging/events+"]
+LAG_SQL = """
+select user_id, date_format(event_time, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'") as event_time, event_type,
+       date_format(prev_event_time, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'") as prev_time, lag_minutes
+from gold.user_event_lag
+"""
+DAILY_SQL = """
+select user_id, cast(activity_date as string) as activity_date, events,
+       date_format(first_event_time, "HH:mm") as first_event, date_format(last_event_time, "HH:mm") as last_event,
+       median_lag_minutes, max_lag_minutes
+from gold.user_activity_daily
+"""
+
+
+def test_real_six_events_give_the_original_output(tmp_path, shared_datasets):
+    home, landing = tmp_path / "home", tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    (landing / "events" / "user_events.csv").write_bytes((shared_datasets / "events" / "user_events.csv").read_bytes())
+    result = run_cli("run", *EVENTS_ONLY, home=home, landing=landing)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(shared_datasets / "events" / "expected_output.csv", newline="") as handle:
+        expected = sorted(tuple(r.values()) for r in csv.DictReader(handle))
+    assert sorted(tuple(r.values()) for r in query_csv(home, LAG_SQL)) == expected
+    # archived after commit, keeping its relative path
+    assert not (landing / "events" / "user_events.csv").exists()
+    assert (tmp_path / "archive" / "events" / "user_events.csv").is_file()
+
+
+def reference(events: set[tuple[str, str, dt.datetime]]):
+    """Lag over each user's entire history, ties ordered by event type; and the daily summary."""
+    by_user = defaultdict(list)
+    for user, kind, at in events:
+        by_user[user].append((at, kind))
+    lags, daily = [], defaultdict(list)
+    for user, items in by_user.items():
+        previous = None
+        for at, kind in sorted(items):
+            lag = None if previous is None else (at - previous).total_seconds() / 60
+            lags.append((user, at, kind, previous, lag))
+            daily[(user, at.date())].append((at, lag))
+            previous = at
+    lag_rows = sorted(
+        (u, at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), k, p.strftime("%Y-%m-%dT%H:%M:%S.000Z") if p else "", lag)
+        for u, at, k, p, lag in lags
+    )
+    daily_rows = {}
+    for (user, day), items in daily.items():
+        known = [lag for _, lag in items if lag is not None]
+        daily_rows[(user, day.isoformat())] = (
+            len(items),
+            min(at for at, _ in items).strftime("%H:%M"),
+            max(at for at, _ in items).strftime("%H:%M"),
+            statistics.median(known) if known else None,
+            max(known) if known else None,
+        )
+    return lag_rows, daily_rows
+
+
+def as_float(text: str) -> float | None:
+    return None if text == "" else float(text)
+
+
+def random_batches(rng: random.Random, batches: int):
+    users = [f"u{n}" for n in range(rng.randint(3, 6))]
+    start = dt.datetime(2023, 3, 1, 8, 0)
+    events = set()
+    for _ in range(rng.randint(40, 70)):
+        at = start + dt.timedelta(minutes=rng.randrange(0, 60 * 40, rng.choice([1, 5])))  # 5-min grid: ties
+        events.add((rng.choice(users), rng.choice(["login", "click", "view", "logout"]), at))
+    ordered = list(events)
+    rng.shuffle(ordered)  # arrival order is unrelated to event time: late arrivals everywhere
+    cuts = sorted(rng.sample(range(1, len(ordered)), batches - 1))
+    parts = [ordered[a:b] for a, b in zip([0, *cuts], [*cuts, len(ordered)], strict=True)]
+    for index in range(1, batches):  # exact duplicates re-delivered in later batches
+        parts[index] += rng.sample(parts[index - 1], k=min(2, len(parts[index - 1])))
+    return parts
+
+
+def write_batch(landing, index: int, events, rng: random.Random) -> None:
+    folder = landing / "events" / f"batch={index}"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["user_id,event_type,event_time"]
+    for user, kind, at in events:
+        text = (
+            at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if rng.random() < 0.5
+            else f"{at.month}/{at.day}/{at.year} {at.hour}:{at:%M}"
+        )
+        lines.append(f" {user} ,{kind},{text}")  # padded ids: cleaning trims them
+    (folder / f"events_{index}.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
+    seed = int(os.environ.get("LAKEHOUSE_TEST_SEED", random.SystemRandom().randrange(10**6)))
+    rng = random.Random(seed)
+    home, landing = tmp_path / "home", tmp_path / "landing"
+    seen: set[tuple[str, str, dt.datetime]] = set()
+    for index, batch in enumerate(random_batches(rng, batches=4)):
+        write_batch(landing, index, batch, rng)
+        seen |= set(batch)
+        result = run_cli("run", *EVENTS_ONLY, home=home, landing=landing)
+        assert result.returncode == 0, f"seed={seed} batch={index}\n{result.stdout}{result.stderr}"
+        expected_lags, expected_daily = reference(seen)
+        state = query_many(home, {"lag": LAG_SQL, "daily": DAILY_SQL})
+        got = sorted(
+            (r["user_id"], r["event_time"], r["event_type"], r["prev_time"], as_float(r["lag_minutes"]))
+            for r in state["lag"]
+        )
+        assert got == expected_lags, f"seed={seed} batch={index}"
+        daily = {
+            (r["user_id"], r["activity_date"]): (
+                int(r["events"]),
+                r["first_event"],
+                r["last_event"],
+                as_float(r["median_lag_minutes"]),
+                as_float(r["max_lag_minutes"]),
+            )
+            for r in state["daily"]
+        }
+        assert daily == expected_daily, f"seed={seed} batch={index}"
