@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -162,8 +163,6 @@ def archive_file(landing: Path, rel_path: str, digest: str) -> Path:
     try:
         os.replace(source, target)
     except OSError:  # another filesystem: copy then delete
-        import shutil
-
         shutil.move(str(source), str(target))
     return target
 

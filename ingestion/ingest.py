@@ -28,7 +28,6 @@ from ingestion.files import (
     derive_file_date,
     discover,
     file_sha256,
-    match_source,
     read_header,
 )
 from ingestion.ledger import FileRecord, Ledger
@@ -271,7 +270,7 @@ def ingest(
     for source in selected:
         report.sources[source.name] = SourceReport()
     # Files committed by an earlier run that crashed before archiving them: finish the move.
-    committed = [(f.rel_path, *known.keys[f.key]) for f in found.files if f.key in known.keys]
+    committed = [(f.source, f.rel_path, *known.keys[f.key]) for f in found.files if f.key in known.keys]
     report.archived += archive_committed(settings, selected, committed)
     if not new_files:
         return report
@@ -315,7 +314,7 @@ def ingest(
     ledger.commit(batch_id, list(records.values()), ingested_at)
     checkpoint("after_ledger_commit")
     report.archived += archive_committed(
-        settings, selected, [(r.file_path, r.status, r.file_hash) for r in records.values()]
+        settings, selected, [(r.source, r.file_path, r.status, r.file_hash) for r in records.values()]
     )
 
     report.files = list(records.values())
@@ -336,14 +335,14 @@ ARCHIVABLE = ("ingested", "duplicate")
 
 
 def archive_committed(
-    settings: Settings, sources: Sequence[Source], files: Sequence[tuple[str, str, str]]
+    settings: Settings, sources: Sequence[Source], files: Sequence[tuple[str, str, str, str]]
 ) -> list[str]:
-    """Move committed files ((path, status, sha256)) of ``archive=True`` sources out of the landing
-    zone. Only ever called after the ledger commit; rejected files stay for the operator to fix."""
-    archiving = [s for s in sources if s.archive]
+    """Move committed files ((source, path, status, sha256)) of ``archive=True`` sources out of the
+    landing zone. Only ever called after the ledger commit; rejected files stay for the operator."""
+    archiving = {s.name for s in sources if s.archive}
     moved = []
-    for rel_path, status, digest in files:
-        if status in ARCHIVABLE and match_source(rel_path, archiving) is not None:
+    for source_name, rel_path, status, digest in files:
+        if status in ARCHIVABLE and source_name in archiving:
             archive_file(settings.landing, rel_path, digest)
             moved.append(rel_path)
     return moved
