@@ -136,7 +136,9 @@ def cli(ctx: click.Context, home: str | None, wait: float, verbose: bool) -> Non
     ctx.obj = {"home": home, "wait": wait, "verbose": verbose}
 
 
-def run_pipeline(spark, settings: Settings, select: str | None, full_refresh: bool, verbose: bool):
+def run_pipeline(
+    spark, settings: Settings, select: str | None, full_refresh: bool, verbose: bool, dbt_vars: str | None = None
+):
     """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome)."""
     from ingestion.dbt_runner import run_dbt
     from ingestion.ingest import ingest
@@ -149,6 +151,8 @@ def run_pipeline(spark, settings: Settings, select: str | None, full_refresh: bo
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
+    if dbt_vars:
+        args += ["--vars", dbt_vars]
     outcome = run_dbt(spark, settings, args, quiet=not verbose)
     echo(dbt_summary(outcome))
     return report, outcome
@@ -158,10 +162,19 @@ def run_pipeline(spark, settings: Settings, select: str | None, full_refresh: bo
 @landing_option
 @click.option("--select", "select", default=None, help="dbt selector for the build (default: everything).")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from bronze.")
+@click.option(
+    "--vars",
+    "dbt_vars",
+    default=None,
+    metavar="YAML",
+    help="dbt vars for the build, e.g. '{as_of_date: 2021-03-01}' (invoice features as of that date).",
+)
 @click.option("--strict", is_flag=True, help="Fail (exit 1) when any row was quarantined or file rejected.")
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, landing: str | None, select: str | None, full_refresh: bool, strict: bool) -> int:
+def run(
+    ctx: click.Context, landing: str | None, select: str | None, full_refresh: bool, dbt_vars: str | None, strict: bool
+) -> int:
     """Ingest every new landing file, then dbt build (models + tests)."""
     from ingestion.report import write_run_report
 
@@ -169,7 +182,7 @@ def run(ctx: click.Context, landing: str | None, select: str | None, full_refres
     started = time.monotonic()
     with state_lock(settings.lock_file, "run", ctx.obj["wait"]):
         spark = spark_for(settings)
-        report, outcome = run_pipeline(spark, settings, select, full_refresh, ctx.obj["verbose"])
+        report, outcome = run_pipeline(spark, settings, select, full_refresh, ctx.obj["verbose"], dbt_vars)
         code = FAILED if outcome.failed else OK
         if strict and (report.rows_quarantined or report.files_rejected):
             error(f"--strict: {report.rows_quarantined} row(s) quarantined, {report.files_rejected} file(s) rejected")
@@ -383,6 +396,10 @@ DEMO_RESULTS = [
         "gold.flight_delay_summary (busiest carriers of the last day)",
         "select * from gold.flight_delay_summary where flight_date = (select max(flight_date) "
         "from gold.flight_delay_summary) order by flights desc limit 5",
+    ),
+    (
+        "gold.account_features (most invoiced accounts)",
+        "select * from gold.account_features order by feature_total_invoices desc, account_id limit 5",
     ),
 ]
 

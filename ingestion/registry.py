@@ -180,6 +180,60 @@ SOURCES: tuple[Source, ...] = (
         partition_by=("days(event_time)",),
         archive=True,
     ),
+    Source(
+        name="invoices_accounts",
+        domain="invoices",
+        pattern="invoices/accounts/*.csv",
+        description="Customer accounts; a later file adds accounts or updates them by account_id.",
+        columns=(
+            Column("account_id", "bigint", description="Account identifier."),
+            Column("company_name", description="Company name."),
+            Column("company_address", description="Postal address; a quoted field spanning two lines.", pii=True),
+            Column("contact_person", description="Name of the contact person.", pii=True),
+            Column("contact_phone", description="Phone number of the contact person.", pii=True),
+            Column("gender", description="Gender of the contact person.", pii=True),
+            Column("joining_date", "date", formats=("d/M/yyyy",), description="Date the account joined (d/m/yyyy)."),
+        ),
+        primary_key=("account_id",),
+        csv=CsvOptions(multiline=True),
+    ),
+    Source(
+        name="invoices_invoices",
+        domain="invoices",
+        pattern="invoices/invoices/*.csv",
+        description="Invoices (append-only facts): one row per invoice.",
+        columns=(
+            Column("invoice_id", "bigint", description="Invoice identifier."),
+            Column("account_id", "bigint", required=True, description="Account invoiced."),
+            Column("date_issued", "date", formats=("yyyy-MM-dd",), required=True, description="Issue date (ISO)."),
+        ),
+        primary_key=("invoice_id",),
+    ),
+    Source(
+        name="invoices_line_items",
+        domain="invoices",
+        pattern="invoices/invoice_line_items/*.csv",
+        description="Invoice lines (append-only facts): every delivered row is one line.",
+        columns=(
+            Column("invoice_id", "bigint", required=True, description="Invoice the line belongs to."),
+            Column("item_id", required=True, description="SKU of the item (an ISBN-like string)."),
+            Column("quantity", "int", required=True, description="Units sold."),
+        ),
+    ),
+    Source(
+        name="invoices_skus",
+        domain="invoices",
+        pattern="invoices/skus/*.csv",
+        description="Stock keeping units with prices; a later file adds or updates SKUs by item_id.",
+        columns=(
+            Column("item_id", description="SKU identifier: a string that looks like an ISBN (0-19-815284-1)."),
+            Column("item_name", description="Item name."),
+            Column("item_description", description="Item description."),
+            Column("item_cost_price", "decimal(18,8)", description="Cost price per unit."),
+            Column("item_retail_price", "decimal(18,8)", required=True, description="Retail price per unit."),
+        ),
+        primary_key=("item_id",),
+    ),
 )
 
 QUARANTINE_TABLE = "bronze.quarantine"

@@ -32,3 +32,25 @@
         select * from {{ expected }}
     ) as differing
 {%- endmacro %}
+
+
+{% macro latest_arrival(relation, key, columns) -%}
+    {#- One row per `key` from `relation`: the one that arrived last (highest batch, then file
+        name, then position in the file). For sources without a business timestamp, where a later
+        delivery is by definition the newer version. -#}
+    select
+        ranked.{{ columns | join(',\n        ranked.') }},
+        ranked._source_file,
+        ranked._record_number,
+        ranked._batch_id
+    from (
+        select
+            arrived.*,
+            row_number() over (
+                partition by arrived.{{ key }}
+                order by arrived._batch_id desc, arrived._source_file desc, arrived._record_number desc
+            ) as arrival_rank
+        from {{ relation }} as arrived
+    ) as ranked
+    where ranked.arrival_rank = 1
+{%- endmacro %}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.config import SHARED_DATASETS
-from ingestion.demo import airline, events, telecom
+from ingestion.demo import airline, events, invoices, telecom
 
 DEMO_TABLES = [
     "bronze.telecom_subscriptions",
@@ -22,6 +22,13 @@ DEMO_TABLES = [
     "silver.user_events",
     "gold.user_event_lag",
     "gold.user_activity_daily",
+    "bronze.invoices_accounts",
+    "bronze.invoices_invoices",
+    "bronze.invoices_line_items",
+    "bronze.invoices_skus",
+    "silver.invoice_spending",
+    "gold.account_features",
+    "gold.invoice_features",
     "bronze.quarantine",
 ]
 
@@ -32,4 +39,8 @@ def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:
     shared_airports = SHARED_DATASETS / "airline" / "airports_codes.csv"
     flights = airline.generate(outbox, days=days, rows_per_day=rows * 10, airports_csv=shared_airports)
     user_events = events.generate(outbox, days=days)
-    return [[sub, *day, ev] for sub, day, ev in zip(subscriptions, flights, user_events, strict=True)]
+    invoice_days = invoices.generate(outbox, days=days, invoices_per_day=rows)
+    return [
+        [sub, *day, ev, *inv]
+        for sub, day, ev, inv in zip(subscriptions, flights, user_events, invoice_days, strict=True)
+    ]

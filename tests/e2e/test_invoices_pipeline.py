@@ -1,0 +1,176 @@
+"""Invoice ML features end to end: the original job's check values on the real files, then three
+generated daily deliveries fed one run at a time; after them the features equal a single load of
+the same files, and both equal an independent plain-Python computation (exact decimals)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from ingestion.demo import invoices
+from tests.e2e.helpers import scenario
+
+pytestmark = pytest.mark.e2e
+
+INVOICES_ONLY = ["--select", "path:models/staging/invoices+"]
+QUERIES = {
+    "accounts": "select * from gold.account_features",
+    "invoices": "select * from gold.invoice_features",
+    "history": "select * from gold.account_features_history",
+    "quarantine": "select count(*) as n from bronze.quarantine",
+}
+ACCOUNT_COLUMNS = (
+    "account_id",
+    "company_name",
+    "joining_date",
+    "feature_account_age_day",
+    "feature_account_age_year",
+    "feature_customer_age_over_one_year",
+    "feature_total_invoices",
+    "feature_avg_invoice_interval_day",
+    "as_of_date",
+)
+
+
+def half_up(value: Decimal, places: str) -> Decimal:
+    return value.quantize(Decimal(places), ROUND_HALF_UP)
+
+
+def text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def reference(deliveries: list[list[Path]], as_of: dt.date):
+    """Features from the CSV files, deliveries in arrival order (within one delivery, file names in
+    order): the last delivery of an account or SKU wins; every line counts."""
+    accounts, invoice_rows, lines, prices = {}, {}, [], {}
+    for delivery in deliveries:
+        for path in sorted(delivery, key=lambda p: p.as_posix()):
+            with open(path, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            table = path.stem if path.stem in invoices.TABLES else path.parent.name
+            for row in rows:
+                if table == "accounts":
+                    day, month, year = (int(x) for x in row["joining_date"].split("/"))
+                    accounts[int(row["account_id"])] = (row["company_name"], dt.date(year, month, day))
+                elif table == "invoices":
+                    invoice_rows[int(row["invoice_id"])] = (
+                        int(row["account_id"]),
+                        dt.date.fromisoformat(row["date_issued"]),
+                    )
+                elif table == "invoice_line_items":
+                    lines.append((int(row["invoice_id"]), row["item_id"], int(row["quantity"])))
+                else:
+                    prices[row["item_id"]] = Decimal(row["item_retail_price"])
+    account_features = {}
+    for account, (company, joined) in accounts.items():
+        if joined > as_of:
+            continue
+        days = (as_of - joined).days
+        years = half_up(Decimal(days) / 365, "0.01")
+        dates = sorted(d for a, d in invoice_rows.values() if a == account and d <= as_of)
+        gaps = [(b - a).days for a, b in itertools.pairwise(dates)]
+        interval = half_up(Decimal(sum(gaps)) / len(gaps), "1") if gaps else None
+        account_features[str(account)] = tuple(
+            text(v) for v in (account, company, joined, days, years, int(years > 1), len(dates), interval, as_of)
+        )
+    spending: dict[int, Decimal | None] = dict.fromkeys(invoice_rows, Decimal(0))
+    for invoice, item, quantity in lines:
+        if invoice in spending:
+            price = prices.get(item)
+            current = spending[invoice]
+            spending[invoice] = None if price is None or current is None else current + quantity * price
+    invoice_features = {
+        str(invoice): (text(account), text(issued), text(None if total is None else half_up(total, "0.01")))
+        for invoice, ((account, issued), total) in ((i, (invoice_rows[i], spending[i])) for i in invoice_rows)
+    }
+    return account_features, invoice_features
+
+
+def features(state) -> tuple[dict, dict]:
+    accounts = {r["account_id"]: tuple(r[c] for c in ACCOUNT_COLUMNS) for r in state["accounts"]}
+    invoices_ = {
+        r["invoice_id"]: (r["account_id"], r["date_issued"], r["feature_invoice_spending"]) for r in state["invoices"]
+    }
+    return accounts, invoices_
+
+
+def land(paths: list[Path], outbox: Path) -> dict:
+    return {"land": [[str(p), str(p.relative_to(outbox))] for p in paths]}
+
+
+def assert_ok(step: dict) -> None:
+    assert step["code"] == 0, step["stdout"] + step["stderr"]
+
+
+def test_real_files_give_the_original_check_values(tmp_path, shared_datasets):
+    real = [shared_datasets / "invoices" / f"{table}.csv" for table in invoices.TABLES]
+    as_of = dt.date(2021, 3, 19)
+    result, state = scenario(
+        tmp_path / "home",
+        tmp_path / "landing",
+        [
+            {"land": [[str(p), f"invoices/{p.stem}/{p.name}"] for p in real]},
+            {"cli": ["run", *INVOICES_ONLY, "--vars", "{as_of_date: 2021-03-19}"]},
+            {"query": QUERIES},
+        ],
+    )[1:]
+    assert_ok(result)
+    accounts, invoice_features = features(state)
+
+    assert accounts["1"][6:8] == ("50", "7") and accounts["2"][6:8] == ("21", "15")
+    assert invoice_features["1"][2] == "208.23" and invoice_features["2"][2] == "1245.30"
+    assert accounts["1"][1:3] == ("Apex Auto Group", "2018-10-27")  # d/m/yyyy parsed, two-line address read
+    assert state["quarantine"] == [{"n": "0"}]
+    assert len(accounts) == 200 and len(invoice_features) == 10_253
+    expected_accounts, expected_invoices = reference([real], as_of)
+    assert accounts == expected_accounts
+    assert invoice_features == expected_invoices
+
+
+def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
+    outbox = tmp_path / "outbox"
+    days = invoices.generate(outbox, days=3, accounts_per_day=5, invoices_per_day=20, seed=3)
+    dates = ["2021-03-01", "2021-03-02"]
+
+    steps = []
+    for index, delivery in enumerate(days):
+        as_of = ["--vars", f"{{as_of_date: {dates[index]}}}"] if index < len(dates) else []  # last: today
+        steps += [land(delivery, outbox), {"cli": ["run", *INVOICES_ONLY, *as_of]}]
+    *runs, incremental = scenario(tmp_path / "incremental", tmp_path / "landing_a", [*steps, {"query": QUERIES}])
+    for result in runs[1::2]:
+        assert_ok(result)
+    # day one: lines of a SKU delivered only on day two are counted, their spending unknown (null)
+    assert "warn_line_items_with_unknown_sku" in runs[1]["stdout"]
+    assert "warn_line_items_with_unknown_sku" not in runs[3]["stdout"]
+
+    everything = [p for delivery in days for p in delivery]
+    _, result, single = scenario(
+        tmp_path / "single",
+        tmp_path / "landing_b",
+        [land(everything, outbox), {"cli": ["run", *INVOICES_ONLY]}, {"query": QUERIES}],
+    )
+    assert_ok(result)
+
+    assert features(incremental) == features(single)
+    [as_of_text] = {r["as_of_date"] for r in single["accounts"]}  # the default: today in UTC
+    today = dt.datetime.now(dt.UTC).date()
+    assert dt.date.fromisoformat(as_of_text) in (today, today - dt.timedelta(days=1))
+    expected_accounts, expected_invoices = reference(days, dt.date.fromisoformat(as_of_text))
+    assert features(single) == (expected_accounts, expected_invoices)
+    assert all(spending != "" for _, _, spending in expected_invoices.values())  # every SKU known by now
+
+    # One history partition per as-of date; each equals the features computed from what had
+    # arrived by then (the day-one partition predates the renamed account and later invoices).
+    history: dict[str, dict] = {}
+    for row in incremental["history"]:
+        history.setdefault(row["as_of_date"], {})[row["account_id"]] = tuple(row[c] for c in ACCOUNT_COLUMNS)
+    assert sorted(history) == sorted([*dates, as_of_text])
+    for index, date in enumerate(dates):
+        assert history[date] == reference(days[: index + 1], dt.date.fromisoformat(date))[0]
+    assert history[as_of_text] == expected_accounts
