@@ -185,8 +185,9 @@ class BatchWriter:
             if any(row["_source_file"] is None for row in counts):
                 raise RuntimeError("internal error: rows could not be attributed to a landing file")
             valid, bad = T.split_quarantine(df)
-            lineage_names = [name for name, _, _ in LINEAGE_COLUMNS]
-            T.bronze_columns(valid, source, lineage_names).writeTo(source.table).option(
+            extras = T.extra_columns(source, header)
+            table_columns = self.evolve_schema(source, extras)
+            T.bronze_columns(valid, table_columns, extras).writeTo(source.table).option(
                 "snapshot-property.lakehouse.batch-id", str(self.batch_id)
             ).append()
             checkpoint("after_bronze_append")
@@ -202,6 +203,18 @@ class BatchWriter:
             record.rows_read = int(row["rows"])
             record.rows_quarantined = int(row["bad"])
             record.rows_ingested = record.rows_read - record.rows_quarantined
+
+    def evolve_schema(self, source: Source, extras: dict[str, int]) -> list[str]:
+        """Add the file's extra header columns to the bronze table (Iceberg schema evolution, nullable
+        strings: earlier rows read null); return the table's columns in order."""
+        columns = self.spark.table(source.table).columns
+        new = [name for name in extras if name not in columns]
+        if new:
+            added = ", ".join(f"`{name}` string comment 'extra header column, kept as delivered'" for name in new)
+            self.spark.sql(f"alter table {source.table} add columns ({added})")
+            self.spark.catalog.refreshTable(source.table)
+            columns = self.spark.table(source.table).columns
+        return columns
 
 
 def _error_text(exc: Exception) -> str:
@@ -241,7 +254,8 @@ def plan_files(
         if missing:
             notes.append(f"columns missing from header (null): {', '.join(missing)}")
         if extra:
-            notes.append(f"columns not in the registry (ignored): {', '.join(extra)}")
+            kept = ", ".join(T.extra_columns(source, header))
+            notes.append(f"extra columns kept in {source.table} as strings: {kept}" if kept else "blank header names")
         record.message = "; ".join(notes) or None
         groups[tuple(header)].append(file)
     return groups

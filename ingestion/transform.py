@@ -8,6 +8,7 @@ bronze rows and quarantined rows with a reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column as SparkColumn
@@ -15,7 +16,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from ingestion.registry import Column, Source
+from ingestion.registry import LINEAGE_COLUMNS, Column, Source
 
 CORRUPT = "_corrupt_record"
 PATH = "_path"
@@ -51,6 +52,29 @@ def header_mapping(source: Source, header: Sequence[str]) -> tuple[dict[str, str
     known = {c.name.lower() for c in source.columns}
     extra = [h for h in header if h.strip().lower() not in known]
     return mapping, missing, extra
+
+
+def extra_columns(source: Source, header: Sequence[str]) -> dict[str, int]:
+    """Header columns the registry does not know, kept in bronze as strings (schema evolution).
+
+    Returns bronze column name -> position in the header. Names are lower snake_case; a name
+    that collides with a registry or lineage column, or repeats, gets a numeric suffix; blank
+    header names (e.g. a trailing delimiter) are not columns.
+    """
+    taken = {c.name.lower() for c in source.columns} | {name for name, _, _ in LINEAGE_COLUMNS}
+    extras: dict[str, int] = {}
+    for index, raw in enumerate(header):
+        if raw.strip().lower() in {c.name.lower() for c in source.columns} or not raw.strip():
+            continue
+        base = re.sub(r"[^0-9a-z]+", "_", raw.strip().lower()).strip("_") or f"column_{index + 1}"
+        if base[0].isdigit():
+            base = f"c_{base}"
+        name, suffix = base, 2
+        while name in taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(name)
+        extras[name] = index
+    return extras
 
 
 def normalize_path(path: SparkColumn) -> SparkColumn:
@@ -138,9 +162,18 @@ def split_quarantine(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return df.filter(~has_errors), df.filter(has_errors)
 
 
-def bronze_columns(df: DataFrame, source: Source, lineage: Sequence[str]) -> DataFrame:
-    """The bronze table's columns in table order: the source's columns, then lineage."""
-    return df.select(*[c.name for c in source.columns], *lineage)
+def bronze_columns(df: DataFrame, table_columns: Sequence[str], extras: Mapping[str, int]) -> DataFrame:
+    """The bronze table's columns in table order: registry columns and lineage from ``df``, extra
+    header columns as their raw strings, and null for columns this file does not have."""
+    selected = []
+    for name in table_columns:
+        if name in extras:
+            selected.append(F.col(f"_c{extras[name]}").alias(name))
+        elif name in df.columns:
+            selected.append(F.col(name))
+        else:
+            selected.append(F.lit(None).cast("string").alias(name))
+    return df.select(*selected)
 
 
 def quarantine_columns(df: DataFrame, source: Source) -> DataFrame:

@@ -216,3 +216,34 @@ def test_archive_moves_only_committed_files_and_finishes_after_a_crash(
     redelivered = ingest(spark, settings, [source])
     assert [r.status for r in redelivered.files] == ["duplicate"] and not again.exists()
     assert count(spark, source.table) == 5
+
+
+def test_extra_columns_are_added_to_bronze_and_missing_ones_are_null(spark, settings_for, source, tmp_path):
+    settings = settings_for(tmp_path)
+    write(tmp_path, source, 21, rows(21, 2))
+    ingest(spark, settings, [source])
+    # Reordered, one optional column missing, two new ones (one with a name that needs cleaning).
+    write(
+        tmp_path,
+        source,
+        22,
+        ["Gold,22001,Ann,Lee,Prepaid,25,EU", "Silver,22002,Bo,Ng,Postpaid,45,US"],
+        header="Loyalty Tier,CustomerID,FirstName,LastName,PlanType,MonthlyCharge,region",
+    )
+    report = ingest(spark, settings, [source])
+    [record] = report.files
+    assert record.rows_ingested == 2
+    assert "columns missing from header (null): SubscriptionDate" in record.message
+    assert f"extra columns kept in {source.table} as strings: loyalty_tier, region" in record.message
+    got = spark.sql(
+        f"select CustomerID, PlanType, loyalty_tier, region, SubscriptionDate from {source.table} order by CustomerID"
+    ).collect()
+    assert [tuple(r) for r in got] == [
+        (21001, "Prepaid", None, None, dt.date(2022, 1, 1)),
+        (21002, "Postpaid", None, None, dt.date(2022, 1, 1)),
+        (22001, "Prepaid", "Gold", "EU", None),
+        (22002, "Postpaid", "Silver", "US", None),
+    ]
+    write(tmp_path, source, 23, rows(23, 1))  # the next file without them: null again
+    ingest(spark, settings, [source])
+    assert count(spark, source.table, "region is null") == 3

@@ -115,3 +115,15 @@ def test_registry_rejects_unknown_types_and_bad_keys():
         Column("x", "varchar")
     with pytest.raises(ValueError, match="primary key"):
         dataclasses.replace(TELECOM, primary_key=("nope",))
+
+
+def test_extra_column_names_are_cleaned_and_never_collide():
+    source = get_source("telecom_subscriptions")
+    header = ["CustomerID", "Loyalty Tier", "_batch_id", "2nd phone", "region", "REGION", "", "PlanType"]
+    assert T.extra_columns(source, header) == {
+        "loyalty_tier": 1,
+        "batch_id": 2,
+        "c_2nd_phone": 3,
+        "region": 4,
+        "region_2": 5,
+    }
