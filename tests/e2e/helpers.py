@@ -114,9 +114,10 @@ def query_csv(home: Path, sql: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(result.stdout)))
 
 
-def telecom_state(home: Path) -> dict[str, object]:
-    """Gold values and per-file bronze counts, in a shape easy to compare."""
-    rows = query_csv(home, STATE_SQL)
+def telecom_state(home_or_rows: Path | list[dict[str, str]]) -> dict[str, object]:
+    """Gold values and per-file bronze counts, in a shape easy to compare; from a state directory
+    (one `lakehouse query`) or from the rows of STATE_SQL already read by a scenario."""
+    rows = query_csv(home_or_rows, STATE_SQL) if isinstance(home_or_rows, Path) else home_or_rows
     state: dict[str, object] = {
         "loads": sorted((r["k"], int(r["a"]), int(r["b"])) for r in rows if r["kind"] == "load"),
         "plans": {r["k"]: int(r["a"]) for r in rows if r["kind"] == "plan"},

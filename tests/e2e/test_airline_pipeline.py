@@ -16,6 +16,7 @@ from tests.e2e.helpers import query_many
 
 pytestmark = pytest.mark.e2e
 
+AIRLINE_ONLY = ["--select", "+path:models/gold/airline"]  # gold airline and everything upstream
 GOLD_SQL = """
 select cast(flight_date as string) as flight_date, carrier, dep_airport, arr_airport, dep_city, arr_city,
        dep_state, arr_state, cast(dep_delay as string) as dep_delay, cast(arr_delay as string) as arr_delay
@@ -94,7 +95,7 @@ def test_enrichment_correction_late_date_rename_and_rerun(tmp_path):
     days = airline.generate(landing, days=3, rows_per_day=150, seed=21, airports_csv=shared)
     airports_v1 = days[0][0]
     current = {p.parent.name: p for day in days for p in day if "daily_flights" in str(p)}
-    first = run_cli("run", home=home, landing=landing)
+    first = run_cli("run", *AIRLINE_ONLY, home=home, landing=landing)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "warn_flights_with_unknown_airports" in first.stdout  # unknown ids surfaced, not dropped
     assert_gold_matches(home, current.values(), airports_v1)
@@ -111,11 +112,11 @@ def test_enrichment_correction_late_date_rename_and_rerun(tmp_path):
         (a[0], a[1], a[2], "Renamed Intl" if i == 0 else a[3]) for i, a in enumerate(airline.load_airports(shared))
     ]
     airports_v2 = airline.write_airports(landing, renamed, name="airports_v2.csv")
-    second = run_cli("run", home=home, landing=landing)
+    second = run_cli("run", *AIRLINE_ONLY, home=home, landing=landing)
     assert second.returncode == 0, second.stdout + second.stderr
     gold = assert_gold_matches(home, current.values(), airports_v2)
     assert any("Renamed Intl" in (row[2], row[3]) for row in gold)  # the rename is really exercised
 
-    third = run_cli("run", home=home, landing=landing)
+    third = run_cli("run", *AIRLINE_ONLY, home=home, landing=landing)
     assert third.returncode == 0 and "no new files" in third.stdout, third.stdout + third.stderr
     assert_gold_matches(home, current.values(), airports_v2)

@@ -17,11 +17,12 @@ import pytest
 from ingestion.demo import telecom
 from ingestion.faults import POINTS
 from tests.conftest import REPO, run_cli
-from tests.e2e.helpers import query_csv, telecom_state
+from tests.e2e.helpers import STATE_SQL, scenario, telecom_state
 
 pytestmark = pytest.mark.e2e
 
 BAD_FILE = "customer_subscription_2023_09_30.csv"
+TELECOM_RUN = ["run", "--select", "+path:models/gold/telecom telecom_plan_types"]
 
 
 def expected_state(landing) -> dict[str, object]:
@@ -82,13 +83,15 @@ def test_kill_9_at_each_commit_point_then_rerun(tmp_path):
         killed = run_cli("ingest", home=home, landing=landing, env={"LAKEHOUSE_KILL_AT": point})
         assert killed.returncode == -signal.SIGKILL, f"{point}: {killed.stdout}{killed.stderr}"
 
-    final = run_cli("run", home=home, landing=landing)
-    assert final.returncode == 0, final.stdout + final.stderr
-    assert telecom_state(home) == expected_state(landing)
+    batches_sql = "select event, count(*) as n from meta.ingest_batches group by event"
+    final, state = scenario(
+        home, landing, [{"cli": TELECOM_RUN}, {"query": {"state": STATE_SQL, "batches": batches_sql}}]
+    )
+    assert final["code"] == 0, final["stdout"] + final["stderr"]
+    assert telecom_state(state["state"]) == expected_state(landing)
     # Every kill before the commit point left a batch that a later run rolled back.
-    events = query_csv(home, "select event, count(*) as n from meta.ingest_batches group by event")
     before_commit = len(POINTS) - 1
-    assert {r["event"]: int(r["n"]) for r in events}["rolled_back"] == before_commit
+    assert {r["event"]: int(r["n"]) for r in state["batches"]}["rolled_back"] == before_commit
 
 
 def test_kill_9_during_a_full_run_then_rerun(tmp_path):
@@ -96,7 +99,7 @@ def test_kill_9_during_a_full_run_then_rerun(tmp_path):
     telecom.generate(landing, days=3, rows_per_day=30, seed=5)
     env = {**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(landing)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "run"],
+        [sys.executable, "-m", "ingestion.cli", *TELECOM_RUN],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -112,6 +115,6 @@ def test_kill_9_during_a_full_run_then_rerun(tmp_path):
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
 
-    rerun = run_cli("run", home=home, landing=landing)
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert telecom_state(home) == expected_state(landing)
+    rerun, state = scenario(home, landing, [{"cli": TELECOM_RUN}, {"query": {"state": STATE_SQL}}])
+    assert rerun["code"] == 0, rerun["stdout"] + rerun["stderr"]
+    assert telecom_state(state["state"]) == expected_state(landing)

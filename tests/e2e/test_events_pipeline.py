@@ -12,8 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.helpers import query_csv, query_many
+from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +31,17 @@ from gold.user_activity_daily
 
 
 def test_real_six_events_give_the_original_output(tmp_path, shared_datasets):
-    home, landing = tmp_path / "home", tmp_path / "landing"
-    (landing / "events").mkdir(parents=True)
-    (landing / "events" / "user_events.csv").write_bytes((shared_datasets / "events" / "user_events.csv").read_bytes())
-    result = run_cli("run", *EVENTS_ONLY, home=home, landing=landing)
-    assert result.returncode == 0, result.stdout + result.stderr
+    landing = tmp_path / "landing"
+    real = str(shared_datasets / "events" / "user_events.csv")
+    _, result, state = scenario(
+        tmp_path / "home",
+        landing,
+        [{"land": [[real, "events/user_events.csv"]]}, {"cli": ["run", *EVENTS_ONLY]}, {"query": {"lag": LAG_SQL}}],
+    )
+    assert result["code"] == 0, result["stdout"] + result["stderr"]
     with open(shared_datasets / "events" / "expected_output.csv", newline="") as handle:
         expected = sorted(tuple(r.values()) for r in csv.DictReader(handle))
-    assert sorted(tuple(r.values()) for r in query_csv(home, LAG_SQL)) == expected
+    assert sorted(tuple(r.values()) for r in state["lag"]) == expected
     # archived after commit, keeping its relative path
     assert not (landing / "events" / "user_events.csv").exists()
     assert (tmp_path / "archive" / "events" / "user_events.csv").is_file()
@@ -95,8 +97,9 @@ def random_batches(rng: random.Random, batches: int):
     return parts
 
 
-def write_batch(landing, index: int, events, rng: random.Random) -> None:
-    folder = landing / "events" / f"batch={index}"
+def write_batch(outbox, index: int, events, rng: random.Random) -> list[str]:
+    """Write one batch file under ``outbox``; return [file, path relative to the landing root]."""
+    folder = outbox / "events" / f"batch={index}"
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["user_id,event_type,event_time"]
     for user, kind, at in events:
@@ -106,21 +109,30 @@ def write_batch(landing, index: int, events, rng: random.Random) -> None:
             else f"{at.month}/{at.day}/{at.year} {at.hour}:{at:%M}"
         )
         lines.append(f" {user} ,{kind},{text}")  # padded ids: cleaning trims them
-    (folder / f"events_{index}.csv").write_text("\n".join(lines) + "\n")
+    path = folder / f"events_{index}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return [str(path), str(path.relative_to(outbox))]
 
 
 def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
     seed = int(os.environ.get("LAKEHOUSE_TEST_SEED", random.SystemRandom().randrange(10**6)))
     rng = random.Random(seed)
-    home, landing = tmp_path / "home", tmp_path / "landing"
+    outbox = tmp_path / "outbox"
+    batches = random_batches(rng, batches=4)
+    steps = []
+    for index, batch in enumerate(batches):
+        steps += [
+            {"land": [write_batch(outbox, index, batch, rng)]},
+            {"cli": ["run", *EVENTS_ONLY]},
+            {"query": {"lag": LAG_SQL, "daily": DAILY_SQL}},
+        ]
+    results = scenario(tmp_path / "home", tmp_path / "landing", steps)
     seen: set[tuple[str, str, dt.datetime]] = set()
-    for index, batch in enumerate(random_batches(rng, batches=4)):
-        write_batch(landing, index, batch, rng)
+    for index, batch in enumerate(batches):
+        result, state = results[3 * index + 1], results[3 * index + 2]
         seen |= set(batch)
-        result = run_cli("run", *EVENTS_ONLY, home=home, landing=landing)
-        assert result.returncode == 0, f"seed={seed} batch={index}\n{result.stdout}{result.stderr}"
+        assert result["code"] == 0, f"seed={seed} batch={index}\n{result['stdout']}{result['stderr']}"
         expected_lags, expected_daily = reference(seen)
-        state = query_many(home, {"lag": LAG_SQL, "daily": DAILY_SQL})
         got = sorted(
             (r["user_id"], r["event_time"], r["event_type"], r["prev_time"], as_float(r["lag_minutes"]))
             for r in state["lag"]

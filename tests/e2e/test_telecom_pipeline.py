@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.helpers import telecom_state
+from tests.e2e.helpers import STATE_SQL, scenario, telecom_state
 
 pytestmark = pytest.mark.e2e
 
 
 def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     home, landing = tmp_path / "home", tmp_path / "landing"
-    (landing / "telecom").mkdir(parents=True)
     real = sorted((shared_datasets / "telecom").glob("customer_subscription_*.csv"))
     assert [p.name for p in real] == [
         "customer_subscription_2023_08_21.csv",
@@ -23,12 +19,23 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     ]
     expected_loads = [("2023-08-21", 20, 20), ("2023-08-22", 10, 30), ("2023-08-23", 20, 50)]
 
-    for day, path in enumerate(real):
-        shutil.copy(path, landing / "telecom" / path.name)
-        result = run_cli("run", home=home, landing=landing)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "tests:" in result.stdout and " 0 failed" in result.stdout
-        state = telecom_state(home)
+    telecom_only = ["run", "--select", "+path:models/gold/telecom telecom_plan_types"]  # gold and all upstream
+    steps = []
+    for path in real:
+        steps += [
+            {"land": [[str(path), f"telecom/{path.name}"]]},
+            {"cli": telecom_only},
+            {"query": {"state": STATE_SQL}},
+        ]
+    steps += [{"cli": telecom_only}, {"query": {"state": STATE_SQL}}]  # re-run: nothing new
+    redelivered = [[str(real[0]), "telecom/customer_subscription_2023_08_24.csv"]]  # same bytes, new name
+    steps += [{"land": redelivered}, {"cli": telecom_only}, {"query": {"state": STATE_SQL}}]
+    results = scenario(home, landing, steps)
+
+    for day in range(3):
+        run, state = results[3 * day + 1], telecom_state(results[3 * day + 2]["state"])
+        assert run["code"] == 0, run["stdout"] + run["stderr"]
+        assert "tests:" in run["stdout"] and " 0 failed" in run["stdout"]
         assert state["loads"] == expected_loads[: day + 1]
 
     assert state["plans"] == {"Postpaid": 25, "Prepaid": 25}
@@ -36,13 +43,12 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     assert sum(state["bronze_by_file"].values()) == 50
     assert state["quarantine_by_file"] == {}
 
-    rerun = run_cli("run", home=home, landing=landing)
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert "no new files" in rerun.stdout
-    assert telecom_state(home) == state
+    rerun, rerun_state = results[9], telecom_state(results[10]["state"])
+    assert rerun["code"] == 0, rerun["stdout"] + rerun["stderr"]
+    assert "no new files" in rerun["stdout"]
+    assert rerun_state == state
 
-    shutil.copy(real[0], landing / "telecom" / "customer_subscription_2023_08_24.csv")
-    redelivered = run_cli("run", home=home, landing=landing)
-    assert redelivered.returncode == 0, redelivered.stdout + redelivered.stderr
-    assert "same content as telecom/customer_subscription_2023_08_21.csv" in redelivered.stdout
-    assert telecom_state(home) == state
+    redelivery, redelivery_state = results[12], telecom_state(results[13]["state"])
+    assert redelivery["code"] == 0, redelivery["stdout"] + redelivery["stderr"]
+    assert "same content as telecom/customer_subscription_2023_08_21.csv" in redelivery["stdout"]
+    assert redelivery_state == state
