@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.config import SHARED_DATASETS
-from ingestion.demo import airline, events, telecom
+from ingestion.demo import airline, datamart, events, telecom
 
 DEMO_TABLES = [
     "bronze.telecom_subscriptions",
@@ -22,6 +22,13 @@ DEMO_TABLES = [
     "silver.user_events",
     "gold.user_event_lag",
     "gold.user_activity_daily",
+    "bronze.datamart_account",
+    "bronze.datamart_settlement_transaction",
+    "silver.accounts",
+    "silver.settlement_transactions",
+    "gold.account_datamart",
+    "gold.settlement_transactions_enriched",
+    "gold.adjustments",
     "bronze.quarantine",
 ]
 
@@ -32,4 +39,7 @@ def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:
     shared_airports = SHARED_DATASETS / "airline" / "airports_codes.csv"
     flights = airline.generate(outbox, days=days, rows_per_day=rows * 10, airports_csv=shared_airports)
     user_events = events.generate(outbox, days=days)
-    return [[sub, *day, ev] for sub, day, ev in zip(subscriptions, flights, user_events, strict=True)]
+    extracts = datamart.generate(outbox, days=days, accounts=max(6, rows // 2))
+    return [
+        [sub, *day, ev, *dm] for sub, day, ev, dm in zip(subscriptions, flights, user_events, extracts, strict=True)
+    ]
