@@ -242,7 +242,8 @@ def generate(
 
 def _risk_change(rng: random.Random, row: dict[str, str]) -> dict[str, str]:
     score = float(row["risk_score"] or 0)
-    score = min(score + rng.randint(5, 40), 99.99)
+    delta = rng.randint(5, 40)
+    score = score + delta if score + delta <= 99.99 else score - delta  # always a real change
     return {"risk_score": f"{score:.2f}", "risk_level": "high" if score >= 70 else "medium" if score >= 40 else "low"}
 
 

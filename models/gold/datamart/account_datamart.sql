@@ -50,17 +50,18 @@ settlement_transactions as (
     where not is_deleted
 ),
 
+-- every delivered version: a changed queue or transaction also touches the account it belonged to
+queue_versions as (
+    select * from {{ ref('stg_datamart__queue') }}
+),
+
+transaction_versions as (
+    select * from {{ ref('stg_datamart__settlement_transaction') }}
+),
+
 {% if is_incremental() %}
     watermark as (
         select coalesce(max(current_table._batch_id), 0) as batch_id from {{ this }} as current_table
-    ),
-
-    queue_versions as (
-        select * from {{ ref('stg_datamart__queue') }}
-    ),
-
-    transaction_versions as (
-        select * from {{ ref('stg_datamart__settlement_transaction') }}
     ),
 
     changed_queues as (
