@@ -39,7 +39,7 @@ def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:
     shared_airports = SHARED_DATASETS / "airline" / "airports_codes.csv"
     flights = airline.generate(outbox, days=days, rows_per_day=rows * 10, airports_csv=shared_airports)
     user_events = events.generate(outbox, days=days)
-    extracts = datamart.generate(outbox, days=days, accounts=max(6, rows // 2))
+    extracts = datamart.generate(outbox, days=days, accounts=min(max(6, rows // 2), 200))  # a small dimension
     return [
         [sub, *day, ev, *dm] for sub, day, ev, dm in zip(subscriptions, flights, user_events, extracts, strict=True)
     ]

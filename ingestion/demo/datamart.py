@@ -284,9 +284,10 @@ def _day_three(db: _Database, rng: random.Random, grid: list[dt.datetime], accou
     deleted = sorted(k for k, r in db.rows["account"].items() if r.get("is_deleted") == "true")
     db.put("account", {**db.rows["account"][deleted[-1]]}, grid[0], is_deleted="false")  # un-delete
     queues = db.live("queue")
-    moved = queues[0]
-    target = next(r for r in db.live("account") if r["account_id"] != moved["account_id"])
-    db.put("queue", {**moved, "account_id": target["account_id"]}, grid[1])  # a queue changes account
+    live_accounts = [r["account_id"] for r in db.live("account")]
+    moved = next(q for q in queues if q["account_id"] in live_accounts)  # its old account stays live
+    target = next(a for a in live_accounts if a != moved["account_id"])
+    db.put("queue", {**moved, "account_id": target}, grid[1])  # a queue changes account
     db.put("queue", queues[-1], grid[1], is_deleted="true")
     db.put("settlement_transaction", rng.choice(db.live("settlement_transaction")), None, is_deleted="true")
     db.put("account_metadata", db.live("account_metadata")[-1], grid[1], is_deleted="true")
