@@ -142,10 +142,14 @@ def run_pipeline(
     """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome)."""
     from ingestion.dbt_runner import run_dbt
     from ingestion.ingest import ingest
-    from ingestion.report import dbt_summary, ingest_summary
+    from ingestion.ledger import Ledger
+    from ingestion.registry import SOURCES
+    from ingestion.report import dbt_summary, ingest_summary, never_arrived_warnings
 
     report = ingest(spark, settings)
     echo(ingest_summary(report))
+    for warning in never_arrived_warnings(Ledger(spark).sources_with_files(), SOURCES):
+        echo(warning)
     args = ["build"]
     if select:
         args += ["--select", select]

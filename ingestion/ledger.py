@@ -105,6 +105,11 @@ class Ledger:
         hashes = {(r.source, r.file_hash): r.file_path for r in rows if r.status == "ingested"}
         return KnownFiles(keys, hashes)
 
+    def sources_with_files(self) -> set[str]:
+        """Sources that have at least one committed (ingested) file."""
+        rows = self.spark.table(FILES).filter("status = 'ingested'").select("source").distinct().collect()
+        return {r.source for r in rows}
+
     def next_batch_id(self) -> int:
         latest = self.spark.table(BATCHES).agg(F.max("batch_id")).first()[0]
         return int(latest or 0) + 1

@@ -116,6 +116,24 @@ class Source:
 # The registry
 # --------------------------------------------------------------------------------------------
 
+DATAMART_TIMESTAMP = ("yyyy-MM-dd HH:mm:ss[.SSSSSS]", "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]")
+"""``2024-01-01 10:00:00`` with an optional fraction of 1 to 6 digits (UTC); ISO ``T`` accepted."""
+UPDATED = "Last change at the source (UTC): the change timestamp of this table."
+
+
+def datamart_source(table: str, description: str, *columns: Column) -> Source:
+    """One table of the payments datamart: ``datamart/<table>/*.csv`` change extracts keyed by the
+    first column, plus the optional soft-delete flag ``is_deleted``."""
+    return Source(
+        name=f"datamart_{table}",
+        domain="datamart",
+        pattern=f"datamart/{table}/*.csv",
+        description=description,
+        columns=(*columns, Column("is_deleted", "boolean", description="Soft delete at the source (optional).")),
+        primary_key=(columns[0].name,),
+    )
+
+
 SOURCES: tuple[Source, ...] = (
     Source(
         name="telecom_subscriptions",
@@ -233,6 +251,71 @@ SOURCES: tuple[Source, ...] = (
             Column("item_retail_price", "decimal(18,8)", required=True, description="Retail price per unit."),
         ),
         primary_key=("item_id",),
+    ),
+    # --- datamart: six tables of an operational payments database, delivered as change extracts ------
+    # Ids are strings (the contract does not promise numbers); keys and the change timestamp are
+    # required (a row without them is quarantined); `is_deleted` (optional) is a soft delete.
+    datamart_source(
+        "account",
+        "Change extracts of payment accounts (new or changed rows, by updated_at).",
+        Column("account_id", required=True, description="Account identifier."),
+        Column("account_name", description="Account (merchant) name.", pii=True),
+        Column("status", description="Account status at the source (active, suspended, ...)."),
+        Column("country", description="Country code of the account."),
+        Column("created_at", "timestamp", formats=DATAMART_TIMESTAMP, description="Creation time (UTC)."),
+        Column("updated_at", "timestamp", formats=DATAMART_TIMESTAMP, required=True, description=UPDATED),
+    ),
+    datamart_source(
+        "account_metadata",
+        "Change extracts of account metadata (one row per account).",
+        Column("account_id", required=True, description="Account identifier."),
+        Column("industry", description="Industry of the account."),
+        Column("tier", description="Commercial tier."),
+        Column("kyc_status", description="Know-your-customer status."),
+        Column("updated_at", "timestamp", formats=DATAMART_TIMESTAMP, required=True, description=UPDATED),
+    ),
+    datamart_source(
+        "account_risk",
+        "Change extracts of account risk assessments (one row per account).",
+        Column("account_id", required=True, description="Account identifier."),
+        Column("risk_score", "decimal(9,4)", description="Risk score."),
+        Column("risk_level", description="Risk level (low, medium, high)."),
+        Column("updated_at", "timestamp", formats=DATAMART_TIMESTAMP, required=True, description=UPDATED),
+    ),
+    datamart_source(
+        "queue",
+        "Change extracts of settlement queues; each queue belongs to one account.",
+        Column("queue_id", required=True, description="Queue identifier."),
+        Column("account_id", description="Account owning the queue."),
+        Column("queue_name", description="Queue name."),
+        Column("status", description="Queue status."),
+        Column("updated_at", "timestamp", formats=DATAMART_TIMESTAMP, required=True, description=UPDATED),
+    ),
+    datamart_source(
+        "settlement_transaction",
+        "Extracts of settlement transactions, by created_at; a transaction may be re-sent when it changes.",
+        Column("transaction_id", required=True, description="Transaction identifier."),
+        Column("queue_id", description="Queue the transaction was settled through."),
+        Column("amount", "decimal(18,2)", description="Amount in `currency`."),
+        Column("currency", description="ISO currency code."),
+        Column("status", description="Transaction status."),
+        Column(
+            "created_at",
+            "timestamp",
+            formats=DATAMART_TIMESTAMP,
+            required=True,
+            description="Creation time (UTC): the change timestamp of this table.",
+        ),
+    ),
+    datamart_source(
+        "adjustment",
+        "Change extracts of adjustments (corrections booked against an account or transaction).",
+        Column("adjustment_id", required=True, description="Adjustment identifier."),
+        Column("account_id", description="Account adjusted."),
+        Column("transaction_id", description="Transaction adjusted (optional)."),
+        Column("amount", "decimal(18,2)", description="Adjustment amount."),
+        Column("reason", description="Why the adjustment was booked."),
+        Column("updated_at", "timestamp", formats=DATAMART_TIMESTAMP, required=True, description=UPDATED),
     ),
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ingestion.dbt_runner import DbtOutcome
 from ingestion.ingest import IngestReport
+from ingestion.registry import Source
 
 TESTS = {"test", "unit_test"}
 
@@ -87,6 +88,17 @@ def ingest_summary(report: IngestReport) -> str:
     for path in report.outside:
         lines.append(f"  ignored  {path}: symlink pointing outside the landing root")
     return "\n".join(lines)
+
+
+def never_arrived_warnings(arrived: set[str], sources: Sequence[Source]) -> list[str]:
+    """One warning per source that never had a committed file, in every domain where at least one
+    other source did: its models are built without it (e.g. a datamart table not delivered yet)."""
+    live_domains = {s.domain for s in sources if s.name in arrived}
+    return [
+        f"warning: {s.domain}: no file has ever arrived for {s.name} (gold is built without it)"
+        for s in sources
+        if s.domain in live_domains and s.name not in arrived
+    ]
 
 
 def dbt_summary(outcome: DbtOutcome) -> str:

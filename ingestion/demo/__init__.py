@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.config import SHARED_DATASETS
-from ingestion.demo import airline, events, invoices, telecom
+from ingestion.demo import airline, datamart, events, invoices, telecom
 
 DEMO_TABLES = [
     "bronze.telecom_subscriptions",
@@ -29,6 +29,13 @@ DEMO_TABLES = [
     "silver.invoice_spending",
     "gold.account_features",
     "gold.invoice_features",
+    "bronze.datamart_account",
+    "bronze.datamart_settlement_transaction",
+    "silver.accounts",
+    "silver.settlement_transactions",
+    "gold.account_datamart",
+    "gold.settlement_transactions_enriched",
+    "gold.adjustments",
     "bronze.quarantine",
 ]
 
@@ -40,7 +47,8 @@ def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:
     flights = airline.generate(outbox, days=days, rows_per_day=rows * 10, airports_csv=shared_airports)
     user_events = events.generate(outbox, days=days)
     invoice_days = invoices.generate(outbox, days=days, invoices_per_day=rows)
+    extracts = datamart.generate(outbox, days=days, accounts=min(max(6, rows // 2), 200))  # a small dimension
     return [
-        [sub, *day, ev, *inv]
-        for sub, day, ev, inv in zip(subscriptions, flights, user_events, invoice_days, strict=True)
+        [sub, *day, ev, *inv, *dm]
+        for sub, day, ev, inv, dm in zip(subscriptions, flights, user_events, invoice_days, extracts, strict=True)
     ]

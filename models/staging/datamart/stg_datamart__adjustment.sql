@@ -1,0 +1,23 @@
+with
+
+source as (
+    select * from {{ source('datamart', 'adjustment') }}
+),
+
+renamed as (
+    select
+        trim(adjustment_id) as adjustment_id,
+        nullif(trim(account_id), '') as account_id,
+        nullif(trim(transaction_id), '') as transaction_id,
+        amount,
+        trim(reason) as reason,
+        updated_at,
+        coalesce(is_deleted, false) as is_deleted,
+        _source_file,
+        _record_number,
+        _batch_id,
+        _ingested_at
+    from source
+)
+
+select * from renamed
