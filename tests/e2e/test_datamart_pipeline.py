@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ingestion.demo import datamart
-from tests.conftest import run_cli
-from tests.e2e.helpers import query_many
+from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -139,22 +137,24 @@ def as_tuples(state: dict[str, list[dict[str, str]]]) -> dict[str, list[tuple]]:
 
 # --- the scenario -------------------------------------------------------------------------------
 def test_datamart_incremental_equals_reference_and_full_refresh(tmp_path):
-    home, landing, outbox = tmp_path / "home", tmp_path / "landing", tmp_path / "outbox"
+    outbox = tmp_path / "outbox"
     days = datamart.generate(outbox, days=4, accounts=8, seed=11)
-    delivered: list[list[tuple[str, Path]]] = []
-    for day, paths in enumerate(days, start=1):
-        files = []
-        for path in paths:
-            rel = path.relative_to(outbox).as_posix()
-            (landing / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, landing / rel)
-            files.append((rel, path))
-        delivered.append(files)
-        result = run_cli("run", *DATAMART_ONLY, home=home, landing=landing)
+    delivered = [[(path.relative_to(outbox).as_posix(), path) for path in paths] for paths in days]
+    steps = []
+    for files in delivered:
+        steps += [{"land": [[str(path), rel] for rel, path in files]}, {"cli": ["run", *DATAMART_ONLY]}]
+    everything = {t: f"select * from {t}" for t in ALL_TABLES}
+    steps += [
+        {"query": {**GOLD_SQL, **everything}},
+        {"cli": ["run", "--full-refresh", *DATAMART_ONLY]},
+        {"query": everything},
+    ]
+    *runs, incremental, refreshed, rebuilt = scenario(tmp_path / "home", tmp_path / "landing", steps)
+    for day, result in enumerate(runs[1::2], start=1):
         # exit 0 includes the singular tests: every silver and gold table equals a full rebuild
-        assert result.returncode == 0, f"day {day}\n{result.stdout}{result.stderr}"
+        assert result["code"] == 0, f"day {day}\n{result['stdout']}{result['stderr']}"
         missing = [
-            line for line in result.stdout.splitlines() if line.startswith("warning: datamart: no file has ever")
+            line for line in result["stdout"].splitlines() if line.startswith("warning: datamart: no file has ever")
         ]
         if day == 1:
             assert missing == [
@@ -165,7 +165,6 @@ def test_datamart_incremental_equals_reference_and_full_refresh(tmp_path):
             assert missing == []
 
     # gold after the last incremental run equals the plain-Python reference
-    incremental = query_many(home, {**GOLD_SQL, **{t: f"select * from {t}" for t in ALL_TABLES}})
     assert as_tuples(incremental) == reference(delivered)
 
     # the scenario's cases, asserted directly (independent of the reference)
@@ -190,9 +189,7 @@ def test_datamart_incremental_equals_reference_and_full_refresh(tmp_path):
     assert all(gold[a]["risk_score"] == after[a][7] != before[a][7] for a in changed)
 
     # a full refresh from bronze gives exactly the same silver and gold tables (lineage included)
-    result = run_cli("run", "--full-refresh", *DATAMART_ONLY, home=home, landing=landing)
-    assert result.returncode == 0, result.stdout + result.stderr
-    rebuilt = query_many(home, {t: f"select * from {t}" for t in ALL_TABLES})
+    assert refreshed["code"] == 0, refreshed["stdout"] + refreshed["stderr"]
     for table in ALL_TABLES:
         expected = sorted(tuple(r.items()) for r in incremental[table])
         assert sorted(tuple(r.items()) for r in rebuilt[table]) == expected, table
