@@ -61,10 +61,11 @@ def extra_columns(source: Source, header: Sequence[str]) -> dict[str, int]:
     that collides with a registry or lineage column, or repeats, gets a numeric suffix; blank
     header names (e.g. a trailing delimiter) are not columns.
     """
-    taken = {c.name.lower() for c in source.columns} | {name for name, _, _ in LINEAGE_COLUMNS}
+    known = {c.name.lower() for c in source.columns}
+    taken = known | {name for name, _, _ in LINEAGE_COLUMNS}
     extras: dict[str, int] = {}
     for index, raw in enumerate(header):
-        if raw.strip().lower() in {c.name.lower() for c in source.columns} or not raw.strip():
+        if raw.strip().lower() in known or not raw.strip():
             continue
         base = re.sub(r"[^0-9a-z]+", "_", raw.strip().lower()).strip("_") or f"column_{index + 1}"
         if base[0].isdigit():

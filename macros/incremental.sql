@@ -1,12 +1,17 @@
 {#- Incremental helpers shared by silver and gold models. -#}
 
+{% macro merged_batch_watermark() -%}
+    {#- The newest ingestion batch already merged into the target (0 when it is empty), as a scalar
+        subquery: the watermark of every incremental model. -#}
+    (select coalesce(max(current_table._batch_id), 0) from {{ this }} as current_table)
+{%- endmacro %}
+
+
 {% macro only_new_batches(batch_column) -%}
     {#- In an incremental run: keep rows of ingestion batches newer than the newest batch already
         in the target. Batches commit atomically and their ids only grow, so nothing is skipped. -#}
     {%- if is_incremental() %}
-        where {{ batch_column }} > (
-            select coalesce(max(current_table._batch_id), 0) from {{ this }} as current_table
-        )
+        where {{ batch_column }} > {{ merged_batch_watermark() }}
     {%- endif %}
 {%- endmacro %}
 

@@ -14,18 +14,6 @@ from pathlib import Path
 
 from tests.conftest import REPO, run_cli
 
-QUERY_MANY = """
-import json, sys
-from ingestion.config import load_settings
-from ingestion.spark import build_session
-spark = build_session(load_settings())
-out = {}
-for name, sql in json.load(sys.stdin).items():
-    df = spark.sql(sql)
-    out[name] = [{c: ("" if v is None else str(v)) for c, v in zip(df.columns, row)} for row in df.collect()]
-print(json.dumps(out))
-"""
-
 STATE_SQL = """
 select 'load' as kind, cast(load_date as string) as k, records_loaded as a, cumulative_records as b
 from gold.subscription_loads
@@ -132,14 +120,5 @@ def telecom_state(home_or_rows: Path | list[dict[str, str]]) -> dict[str, object
 
 def query_many(home: Path, queries: dict[str, str]) -> dict[str, list[dict[str, str]]]:
     """Run several queries in one process; values rendered like `--format csv` (null -> "")."""
-    result = subprocess.run(
-        [sys.executable, "-c", QUERY_MANY],
-        input=json.dumps(queries),
-        cwd=REPO,
-        env={**os.environ, "LAKEHOUSE_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    [answer] = scenario(home, home / "landing", [{"query": queries}])
+    return answer

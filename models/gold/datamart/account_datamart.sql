@@ -61,7 +61,7 @@ transaction_versions as (
 
 {% if is_incremental() %}
     watermark as (
-        select coalesce(max(current_table._batch_id), 0) as batch_id from {{ this }} as current_table
+        select {{ merged_batch_watermark() }} as batch_id
     ),
 
     changed_queues as (

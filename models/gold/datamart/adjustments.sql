@@ -40,9 +40,7 @@ current_adjustments as (
     where
         not is_deleted
         {% if is_incremental() %}
-            and _batch_id > (
-                select coalesce(max(current_table._batch_id), 0) from {{ this }} as current_table
-            )
+            and _batch_id > {{ merged_batch_watermark() }}
         {% endif %}
 )
 

@@ -38,7 +38,7 @@ accounts as (
 
 {% if is_incremental() %}
     watermark as (
-        select coalesce(max(current_table._batch_id), 0) as batch_id from {{ this }} as current_table
+        select {{ merged_batch_watermark() }} as batch_id
     ),
 
     touched_queues as (

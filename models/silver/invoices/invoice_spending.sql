@@ -33,19 +33,19 @@ skus as (
 
 {% if is_incremental() %}
     watermark as (
-        select coalesce(max(current_table._batch_id), 0) as last_batch_id from {{ this }} as current_table
+        select {{ merged_batch_watermark() }} as batch_id
     ),
 
     touched_invoices as (
         select invoices.invoice_id from invoices
-        where invoices._batch_id > (select watermark.last_batch_id from watermark)
+        where invoices._batch_id > (select watermark.batch_id from watermark)
         union
         select lines.invoice_id from lines
-        where lines._batch_id > (select watermark.last_batch_id from watermark)
+        where lines._batch_id > (select watermark.batch_id from watermark)
         union
         select lines.invoice_id from lines
         inner join skus on lines.item_id = skus.item_id
-        where skus._batch_id > (select watermark.last_batch_id from watermark)
+        where skus._batch_id > (select watermark.batch_id from watermark)
     ),
 {% else %}
     touched_invoices as (
