@@ -11,8 +11,7 @@ import pytest
 
 from ingestion.config import SHARED_DATASETS
 from ingestion.demo import airline
-from tests.conftest import run_cli
-from tests.e2e.helpers import query_many
+from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -67,9 +66,8 @@ def expected_from_csvs(flight_files, airports_file):
     return enriched, {(r[0], r[1]): r[2:] for r in summary}
 
 
-def assert_gold_matches(home, flight_files, airports_file):
+def assert_gold_matches(result, flight_files, airports_file):
     enriched, summary = expected_from_csvs(flight_files, airports_file)
-    result = query_many(home, {"gold": GOLD_SQL, "summary": SUMMARY_SQL})
     gold = sorted(tuple(r.values()) for r in result["gold"])
     assert len(gold) == len(enriched)
     assert gold == enriched
@@ -90,33 +88,60 @@ def assert_gold_matches(home, flight_files, airports_file):
 
 
 def test_enrichment_correction_late_date_rename_and_rerun(tmp_path):
-    home, landing = tmp_path / "home", tmp_path / "landing"
+    """One scenario process: first load, then a corrected date + a late date + a renamed airport,
+    then a no-op re-run; gold is compared with DuckDB over the files in the landing zone each time."""
+    outbox = tmp_path / "outbox"
     shared = SHARED_DATASETS / "airline" / "airports_codes.csv"
-    days = airline.generate(landing, days=3, rows_per_day=150, seed=21, airports_csv=shared)
+    days = airline.generate(outbox, days=3, rows_per_day=150, seed=21, airports_csv=shared)
     airports_v1 = days[0][0]
-    current = {p.parent.name: p for day in days for p in day if "daily_flights" in str(p)}
-    first = run_cli("run", *AIRLINE_ONLY, home=home, landing=landing)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "warn_flights_with_unknown_airports" in first.stdout  # unknown ids surfaced, not dropped
-    assert_gold_matches(home, current.values(), airports_v1)
+    first_files = [p for day in days for p in day]
+    current = {p.parent.name: p for p in first_files if "daily_flights" in str(p)}
+    first_current = dict(current)
 
     # A corrected file for 2024-01-02 (fewer rows, other values), a late date, a renamed airport.
+    later = tmp_path / "later"
     rng = random.Random(99)
     ids = [a[0] for a in airline.load_airports(shared)]
     corrected = airline.write_flights(
-        landing, dt.date(2024, 1, 2), list(airline.flight_lines(rng, ids, 40, 0.05, 0.1)), name="flights_fix.csv"
+        later, dt.date(2024, 1, 2), list(airline.flight_lines(rng, ids, 40, 0.05, 0.1)), name="flights_fix.csv"
     )
-    late = airline.write_flights(landing, dt.date(2023, 12, 30), list(airline.flight_lines(rng, ids, 25, 0.0, 0.0)))
+    late = airline.write_flights(later, dt.date(2023, 12, 30), list(airline.flight_lines(rng, ids, 25, 0.0, 0.0)))
     current["date=2024-01-02"], current["date=2023-12-30"] = corrected, late
     renamed = [
         (a[0], a[1], a[2], "Renamed Intl" if i == 0 else a[3]) for i, a in enumerate(airline.load_airports(shared))
     ]
-    airports_v2 = airline.write_airports(landing, renamed, name="airports_v2.csv")
-    second = run_cli("run", *AIRLINE_ONLY, home=home, landing=landing)
-    assert second.returncode == 0, second.stdout + second.stderr
-    gold = assert_gold_matches(home, current.values(), airports_v2)
-    assert any("Renamed Intl" in (row[2], row[3]) for row in gold)  # the rename is really exercised
+    airports_v2 = airline.write_airports(later, renamed, name="airports_v2.csv")
 
-    third = run_cli("run", *AIRLINE_ONLY, home=home, landing=landing)
-    assert third.returncode == 0 and "no new files" in third.stdout, third.stdout + third.stderr
-    assert_gold_matches(home, current.values(), airports_v2)
+    def land(paths, root):
+        return {"land": [[str(p), p.relative_to(root).as_posix()] for p in paths]}
+
+    gold = {"query": {"gold": GOLD_SQL, "summary": SUMMARY_SQL}}
+    run = {"cli": ["run", *AIRLINE_ONLY]}
+    first, after_first, second, after_second, third, after_third = [
+        r
+        for r in scenario(
+            tmp_path / "home",
+            tmp_path / "landing",
+            [
+                land(first_files, outbox),
+                run,
+                gold,
+                land([corrected, late, airports_v2], later),
+                run,
+                gold,
+                run,
+                gold,
+            ],
+        )
+        if r is not None
+    ]
+    assert first["code"] == 0, first["stdout"] + first["stderr"]
+    assert "warn_flights_with_unknown_airports" in first["stdout"]  # unknown ids surfaced, not dropped
+    assert_gold_matches(after_first, first_current.values(), airports_v1)
+
+    assert second["code"] == 0, second["stdout"] + second["stderr"]
+    result = assert_gold_matches(after_second, current.values(), airports_v2)
+    assert any("Renamed Intl" in (row[2], row[3]) for row in result)  # the rename is really exercised
+
+    assert third["code"] == 0 and "no new files" in third["stdout"], third["stdout"] + third["stderr"]
+    assert_gold_matches(after_third, current.values(), airports_v2)
