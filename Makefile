@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
-.PHONY: install demo test lint pytest dbt-test bench clean reset help
+.PHONY: install demo test lint pytest dbt-test bench soak clean reset help
 
 help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
 	@echo "make test   - install, lint, pytest (unit + end-to-end), dbt build/test on generated data"
 	@echo "make lint   - ruff + sqlfluff"
 	@echo "make bench  - ingestion and pipeline timings"
+	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
 
 install: $(STAMP)
@@ -34,17 +35,22 @@ pytest: install
 	$(BIN)/pytest
 
 # A clean dbt build + test of every model on generated data, through the same CLI users run:
-# two arrivals, so the second build takes every incremental branch.
+# two arrivals, so the second build takes every incremental branch (data tests run inside each
+# build); then the dbt unit tests, which runs leave out.
 dbt-test: install
 	rm -rf $(CI_HOME)
 	LAKEHOUSE_HOME=$(CI_HOME) LAKEHOUSE_LANDING=$(CI_HOME)/landing $(BIN)/lakehouse demo --days 2
-	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test
+	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test --select "test_type:unit"
 	rm -rf $(CI_HOME)
 
 test: lint pytest dbt-test
 
 bench: install
 	$(BIN)/python tests/bench/bench_pipeline.py
+
+# The reliability suite with a long kill loop and more small files (LAKEHOUSE_TEST_SEED replays).
+soak: install
+	LAKEHOUSE_SOAK=1 $(BIN)/pytest tests/reliability -n 0 -p no:cacheprovider
 
 reset:
 	rm -rf .lakehouse

@@ -7,6 +7,7 @@ another run holds the state directory, a query failed, ``--strict`` saw quaranti
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -21,7 +22,8 @@ from typing import Any
 import click
 
 from ingestion.config import ConfigError, Settings, load_settings
-from ingestion.lock import LockBusy, state_lock
+from ingestion.errors import IngestAborted
+from ingestion.lock import LockBusy, describe, state_lock
 
 log = logging.getLogger("lakehouse")
 
@@ -30,6 +32,18 @@ OK, FAILED, USAGE = 0, 1, 2
 
 class RunFailed(Exception):
     """An expected failure with a message for the user (exit 1)."""
+
+
+@contextlib.contextmanager
+def holding_state(ctx: click.Context, settings: Settings, command: str):
+    """The state directory's lock for ``command``; says so when the previous holder was killed."""
+    with state_lock(settings.lock_file, command, ctx.obj["wait"]) as died:
+        if died:
+            echo(
+                f"note: the previous command, {describe(died)}, did not finish (killed?); "
+                "anything it left half-done is rolled back or completed by this run"
+            )
+        yield
 
 
 def echo(text: str = "") -> None:
@@ -48,6 +62,11 @@ def friendly(exc: BaseException) -> str | None:
             "the metastore is opened by another process (embedded Derby allows one). Stop the other "
             "`dbt`/`pyspark` process using this LAKEHOUSE_HOME, or use another --home."
         )
+    if "XJ040" in text or "Failed to start database" in text or "Unable to instantiate" in text:
+        return (
+            "the metastore could not be opened (lost or corrupt?). The data is safe in the warehouse: "
+            "`lakehouse repair` rebuilds the catalog from it"
+        )
     if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
         return "Spark could not start its JVM: is Java 17 installed and JAVA_HOME correct? (java -version)"
     return None
@@ -65,7 +84,7 @@ def handle_errors(command: Callable[..., int]) -> Callable[..., None]:
         except ConfigError as exc:
             error(str(exc))
             code = USAGE
-        except (LockBusy, RunFailed) as exc:
+        except (LockBusy, RunFailed, IngestAborted) as exc:
             error(str(exc))
             code = FAILED
         except KeyboardInterrupt:
@@ -137,9 +156,19 @@ def cli(ctx: click.Context, home: str | None, wait: float, verbose: bool) -> Non
 
 
 def run_pipeline(
-    spark, settings: Settings, select: str | None, full_refresh: bool, verbose: bool, dbt_vars: str | None = None
+    spark,
+    settings: Settings,
+    select: str | None,
+    full_refresh: bool,
+    verbose: bool,
+    dbt_vars: str | None = None,
+    unit_tests: bool = False,
 ):
-    """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome)."""
+    """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome).
+
+    dbt unit tests check SQL logic on fixed inputs, not data: like dbt recommends for production,
+    a run leaves them out unless ``unit_tests`` (``make dbt-test`` runs them once in CI).
+    """
     from ingestion.dbt_runner import run_dbt
     from ingestion.ingest import ingest
     from ingestion.ledger import Ledger
@@ -151,6 +180,8 @@ def run_pipeline(
     for warning in never_arrived_warnings(Ledger(spark).sources_with_files(), SOURCES):
         echo(warning)
     args = ["build"]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
     if full_refresh:
@@ -160,6 +191,22 @@ def run_pipeline(
     outcome = run_dbt(spark, settings, args, quiet=not verbose)
     echo(dbt_summary(outcome))
     return report, outcome
+
+
+def quarantine_verdict(report, strict: bool) -> int:
+    """Say loudly what did not make it to bronze; with ``--strict`` that fails the run."""
+    rows, files = report.rows_quarantined, report.files_rejected
+    if not (rows or files):
+        return OK
+    text = (
+        f"{rows} row(s) quarantined and {files} file(s) rejected by this run (listed above; see "
+        "`lakehouse status` and bronze.quarantine)"
+    )
+    if strict:
+        error(f"--strict: {text}")
+        return FAILED
+    echo(f"WARNING: {text}; everything else was ingested")
+    return OK
 
 
 @cli.command()
@@ -173,24 +220,28 @@ def run_pipeline(
     metavar="YAML",
     help="dbt vars for the build, e.g. '{as_of_date: 2021-03-01}' (invoice features as of that date).",
 )
+@click.option("--unit-tests", is_flag=True, help="Also run dbt unit tests (left out of runs by default).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) when any row was quarantined or file rejected.")
 @click.pass_context
 @handle_errors
 def run(
-    ctx: click.Context, landing: str | None, select: str | None, full_refresh: bool, dbt_vars: str | None, strict: bool
+    ctx: click.Context,
+    landing: str | None,
+    select: str | None,
+    full_refresh: bool,
+    dbt_vars: str | None,
+    unit_tests: bool,
+    strict: bool,
 ) -> int:
     """Ingest every new landing file, then dbt build (models + tests)."""
     from ingestion.report import write_run_report
 
     settings = make_settings(ctx, landing)
     started = time.monotonic()
-    with state_lock(settings.lock_file, "run", ctx.obj["wait"]):
+    with holding_state(ctx, settings, "run"):
         spark = spark_for(settings)
-        report, outcome = run_pipeline(spark, settings, select, full_refresh, ctx.obj["verbose"], dbt_vars)
-        code = FAILED if outcome.failed else OK
-        if strict and (report.rows_quarantined or report.files_rejected):
-            error(f"--strict: {report.rows_quarantined} row(s) quarantined, {report.files_rejected} file(s) rejected")
-            code = FAILED
+        report, outcome = run_pipeline(spark, settings, select, full_refresh, ctx.obj["verbose"], dbt_vars, unit_tests)
+        code = max(FAILED if outcome.failed else OK, quarantine_verdict(report, strict))
         path = write_run_report(settings.runs_dir, "run", report, outcome, code)
     echo(f"{'FAILED' if code else 'OK'} in {time.monotonic() - started:.0f}s; report: {path}")
     return code
@@ -214,11 +265,11 @@ def ingest(ctx: click.Context, landing: str | None, source: str | None, strict: 
             get_source(source)
         except KeyError as exc:
             raise ConfigError(exc.args[0]) from None
-    with state_lock(settings.lock_file, "ingest", ctx.obj["wait"]):
+    with holding_state(ctx, settings, "ingest"):
         spark = spark_for(settings)
         report = run_ingest(spark, settings, only=source)
         echo(ingest_summary(report))
-        code = FAILED if strict and (report.rows_quarantined or report.files_rejected) else OK
+        code = quarantine_verdict(report, strict)
         write_run_report(settings.runs_dir, "ingest", report, None, code)
     return code
 
@@ -235,14 +286,14 @@ def query(ctx: click.Context, sql: str, fmt: str) -> int:
     from ingestion.report import format_csv, format_json, format_table
 
     settings = make_settings(ctx)
-    with state_lock(settings.lock_file, "query", ctx.obj["wait"]):
+    with holding_state(ctx, settings, "query"):
         spark = spark_for(settings)
         try:
             df = spark.sql(sql)
             columns, rows = df.columns, [tuple(r) for r in df.collect()]
         except PySparkException as exc:
             first = str(exc).strip().splitlines()[0]
-            raise RunFailed(f"query failed: {first}") from None
+            raise RunFailed(friendly(exc) or f"query failed: {first}") from None
     formatter = {"table": format_table, "csv": format_csv, "json": format_json}[fmt]
     echo(formatter(columns, rows))
     return OK
@@ -252,13 +303,15 @@ def query(ctx: click.Context, sql: str, fmt: str) -> int:
 @click.pass_context
 @handle_errors
 def status(ctx: click.Context) -> int:
-    """Per source: files seen, ingested, duplicates, rejected (with reasons), rows, last batch."""
+    """Per source: files, rows ingested/quarantined, rejections with reasons, last run; and a check
+    that every ingested file's rows are all in bronze or quarantine (exit 1 if not)."""
+    from ingestion.audit import audit
     from ingestion.ingest import ensure_tables
     from ingestion.registry import SOURCES
-    from ingestion.report import format_table
+    from ingestion.report import format_table, last_run
 
     settings = make_settings(ctx)
-    with state_lock(settings.lock_file, "status", ctx.obj["wait"]):
+    with holding_state(ctx, settings, "status"):
         spark = spark_for(settings)
         ensure_tables(spark, SOURCES)
         rows = spark.sql(
@@ -277,13 +330,58 @@ def status(ctx: click.Context) -> int:
         rejected = spark.sql(
             "select source, file_path, message from meta.ingest_files where status = 'rejected' order by file_path"
         ).collect()
+        check = audit(spark, SOURCES)
     by_source = {r.source: tuple(r) for r in rows}
     table = [by_source.get(s.name, (s.name, 0, 0, 0, 0, 0, 0, None)) for s in SOURCES]
     columns = ["source", "files", "ingested", "duplicates", "rejected", "rows", "quarantined", "last batch (UTC)"]
     echo(format_table(columns, table))
     for row in rejected:
         echo(f"  REJECTED {row.file_path}: {row.message}")
-    return OK
+    echo(f"last run: {last_run(settings.runs_dir) or 'none yet'}")
+    if check.ok:
+        echo(
+            f"conservation: OK, all {check.rows_checked} row(s) of {check.files_checked} committed file(s) are in "
+            "bronze or bronze.quarantine"
+        )
+        return OK
+    error(f"conservation broken for {len(check.breaks)} file(s):")
+    for item in check.breaks:
+        error(f"  {item}")
+    return FAILED
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@handle_errors
+def repair(ctx: click.Context, yes: bool) -> int:
+    """Rebuild a lost or corrupt metastore from the Iceberg metadata in the warehouse."""
+    from ingestion.dbt_runner import run_dbt
+    from ingestion.repair import find_tables, move_aside, register
+    from ingestion.report import dbt_summary, format_table
+
+    settings = make_settings(ctx)
+    tables = find_tables(settings.warehouse_dir)
+    if not tables:
+        raise RunFailed(f"no Iceberg table under {settings.warehouse_dir}: nothing to rebuild the catalog from")
+    if not yes:
+        click.confirm(
+            f"Rebuild the catalog of {settings.home} from the {len(tables)} Iceberg tables in its warehouse? "
+            "The current metastore is kept aside",
+            abort=True,
+        )
+    with holding_state(ctx, settings, "repair"):
+        moved = move_aside(settings.metastore_dir)
+        if moved:
+            echo(f"the old metastore is kept in {moved}")
+        spark = spark_for(settings)
+        registered = register(spark, tables)
+        echo(format_table(["table", "catalog", "snapshots"], registered))
+        # staging views hold no data: dbt recreates them from their definitions
+        outcome = run_dbt(spark, settings, ["run", "--select", "config.materialized:view"])
+    echo(dbt_summary(outcome))
+    echo(f"repaired: {len(registered)} table(s) registered from {settings.warehouse_dir}")
+    return FAILED if outcome.failed else OK
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -298,7 +396,7 @@ def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> int:
     if not dbt_args:
         raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
     settings = make_settings(ctx)
-    with state_lock(settings.lock_file, "dbt", ctx.obj["wait"]):
+    with holding_state(ctx, settings, "dbt"):
         spark = spark_for(settings)
         outcome = run_dbt(spark, settings, list(dbt_args), quiet=False)
     if outcome.nodes:
@@ -368,7 +466,7 @@ def demo(ctx: click.Context, landing: str | None, days: int, rows: int) -> int:
     shutil.rmtree(outbox, ignore_errors=True)
     days_of_files = arrivals(outbox, days, rows)
     code = OK
-    with state_lock(settings.lock_file, "demo", ctx.obj["wait"]):
+    with holding_state(ctx, settings, "demo"):
         spark = spark_for(settings)
         for day, paths in enumerate(days_of_files, start=1):
             echo(f"\n=== day {day}/{len(days_of_files)}: {len(paths)} file(s) land in {settings.landing} ===")

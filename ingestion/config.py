@@ -36,6 +36,8 @@ class Settings:
     spark_master: str = "local[2]"
     driver_memory: str = "2g"
     dbt_target: str = "local"
+    settle_seconds: float = 0.0
+    """A file modified less than this many seconds ago is left for the next run (still being written)."""
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
@@ -82,7 +84,8 @@ def load_settings(
 
     ``LAKEHOUSE_HOME`` (default ``./.lakehouse``), ``LAKEHOUSE_LANDING`` (default ``./data/landing``),
     ``LAKEHOUSE_SPARK_MASTER`` (default ``local[2]``), ``LAKEHOUSE_DRIVER_MEMORY`` (default ``2g``),
-    ``LAKEHOUSE_TARGET`` (default ``local``).
+    ``LAKEHOUSE_TARGET`` (default ``local``), ``LAKEHOUSE_SETTLE_SECONDS`` (default ``0``: writers
+    upload under a temporary name and rename; set it when they write final names in place).
     """
     env = os.environ if env is None else env
     home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
@@ -97,4 +100,15 @@ def load_settings(
         spark_master=env.get("LAKEHOUSE_SPARK_MASTER", "local[2]"),
         driver_memory=env.get("LAKEHOUSE_DRIVER_MEMORY", "2g"),
         dbt_target=env.get("LAKEHOUSE_TARGET", "local"),
+        settle_seconds=_seconds(env.get("LAKEHOUSE_SETTLE_SECONDS", "0"), "LAKEHOUSE_SETTLE_SECONDS"),
     )
+
+
+def _seconds(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {text!r}")
+    return value

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingestion.config import PROFILES_DIR, PROJECT_DIR, Settings
+from ingestion.faults import checkpoint
 from ingestion.spark import spark_conf_json
 
 FAILED = {"error", "fail", "runtime error"}
@@ -66,7 +67,15 @@ def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) 
     command = list(args)
     if quiet and "--quiet" not in command and "-q" not in command:
         command = ["--quiet", *command]
-    result = dbtRunner().invoke(command)
+    finished = 0
+
+    def on_event(event) -> None:  # crash points for the kill tests: dbt_node:<n> after n nodes
+        nonlocal finished
+        if event.info.name == "NodeFinished":
+            finished += 1
+            checkpoint(f"dbt_node:{finished}")
+
+    result = dbtRunner(callbacks=[on_event]).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
         outcome.error = str(result.exception).strip()

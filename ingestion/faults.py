@@ -2,6 +2,7 @@
 
 ``LAKEHOUSE_KILL_AT=<point>`` makes the process SIGKILL itself (no cleanup, no finally blocks, the
 same as ``kill -9``) when it reaches ``checkpoint(<point>)``. Unset, a checkpoint does nothing.
+Besides the ingestion points below, ``dbt_node:<n>`` fires when the n-th dbt node has finished.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
-"""Landing files: discovery, identity (SHA-256), file dates and headers.
+"""Landing files: discovery, identity (SHA-256), encoding checks, file dates and headers.
 
 A file is *complete* when its name is final: writers upload under a temporary name and rename
 (``.tmp``, ``.part``, ``.crdownload``, ``_COPYING_`` suffixes and names starting with ``.`` or
-``_`` are ignored), and files modified in the last ``settle_seconds`` are left for the next run.
-Symbolic links that resolve outside the landing root are never followed.
+``_`` are ignored), and files modified in the last ``settle_seconds`` are left for the next run
+(``LAKEHOUSE_SETTLE_SECONDS``). A file that still changes while a batch reads it aborts that batch
+(see ``ingestion.ingest``). Symbolic links that resolve outside the landing root are never followed.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
@@ -16,7 +18,9 @@ import io
 import os
 import re
 import shutil
+import sys
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -173,6 +177,70 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """One pass over a landing file's bytes: its identity and whether its text can be trusted."""
+
+    sha256: str
+    problem: str | None = None
+    """Why the file cannot be read as text (bad encoding, corrupt gzip), naming the line; else None."""
+
+
+def scan_file(path: Path, encoding: str = "UTF-8", chunk: int = 1 << 20) -> FileScan:
+    """SHA-256 of the bytes as delivered, and a strict decode of the whole text (gunzipped for
+    ``.gz``): an invalid byte anywhere is found here, not silently replaced by the CSV reader."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return FileScan(digest.hexdigest(), f"unknown encoding {encoding!r} in the registry")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset, line = 0, 1
+    try:
+        with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
+            while True:
+                block = handle.read(chunk)
+                try:
+                    decoder.decode(block, final=not block)
+                except UnicodeDecodeError as exc:
+                    at = offset + exc.start
+                    line += block[: exc.start].count(b"\n")
+                    return FileScan(
+                        digest.hexdigest(),
+                        f"not valid {encoding} text at line {line} (byte {at}): {exc.reason}; re-export the file "
+                        f"as {encoding} (a latin-1/Windows-1252 export?)",
+                    )
+                if not block:
+                    break
+                offset += len(block)
+                line += block.count(b"\n")
+    except (OSError, EOFError, zlib.error) as exc:
+        return FileScan(digest.hexdigest(), f"corrupt or truncated gzip data: {exc}")
+    return FileScan(digest.hexdigest())
+
+
+def runaway_quote(path: Path, delimiter: str = ",", quote: str = '"', encoding: str = "UTF-8") -> int | None:
+    """For sources whose quoted fields may span lines: the line where a quote opens and never closes
+    (the rest of the file would be read as one field), else None."""
+    csv.field_size_limit(sys.maxsize)
+    with open_text(path, encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar=quote, strict=True)
+        start = 1
+        while True:
+            try:
+                next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as exc:
+                if "unexpected end of data" in str(exc):
+                    return start
+                # another quoting error: one malformed record, which the CSV reader quarantines
+            start = reader.line_num + 1
 
 
 def open_text(path: Path, encoding: str = "UTF-8") -> io.TextIOBase:

@@ -20,6 +20,7 @@ from pyspark.sql.utils import AnalysisException, CapturedException
 
 from ingestion import transform as T
 from ingestion.config import Settings
+from ingestion.errors import IngestAborted
 from ingestion.faults import checkpoint
 from ingestion.files import (
     HeaderError,
@@ -27,8 +28,9 @@ from ingestion.files import (
     archive_file,
     derive_file_date,
     discover,
-    file_sha256,
     read_header,
+    runaway_quote,
+    scan_file,
 )
 from ingestion.ledger import FileRecord, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
@@ -135,6 +137,10 @@ def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], 
     )
 
 
+EXAMPLES = 3
+"""Quarantined records listed per file in the run summary."""
+
+
 class UnreadableFiles(Exception):
     """Spark could not read a group of files; nothing was written for them."""
 
@@ -196,6 +202,16 @@ class BatchWriter:
                     "snapshot-property.lakehouse.batch-id", str(self.batch_id)
                 ).append()
                 checkpoint("after_quarantine_append")
+                examples = (
+                    bad.select("_source_file", "_record_number", F.array_join(T.ERRORS, "; ").alias("reason"))
+                    .orderBy("_source_file", "_record_number")
+                    .limit(EXAMPLES * len(files))
+                    .collect()
+                )
+                for row in examples:
+                    shown = records[row["_source_file"]].examples
+                    if len(shown) < EXAMPLES:
+                        shown.append(f"record {row['_record_number']}: {row['reason']}")
         finally:
             df.unpersist()
         for row in counts:
@@ -237,6 +253,15 @@ def plan_files(
         except HeaderError as exc:
             record.status, record.message = "rejected", str(exc)
             continue
+        if source.csv.multiline:
+            line = runaway_quote(file.abs_path, source.csv.delimiter, source.csv.quote, source.csv.encoding)
+            if line is not None:
+                record.status = "rejected"
+                record.message = (
+                    f"line {line}: a quote opens and never closes; the rest of the file would be read "
+                    "as one field (fix the quoting and deliver the file again)"
+                )
+                continue
         _, missing, extra = T.header_mapping(source, header)
         lacking = [c for c in source.required_columns if c in missing]
         if len(missing) == len(source.columns):
@@ -266,9 +291,13 @@ def ingest(
     settings: Settings,
     sources: Sequence[Source] = SOURCES,
     only: str | None = None,
-    settle_seconds: float = 0.0,
+    settle_seconds: float | None = None,
 ) -> IngestReport:
-    """Ingest every new landing file of ``sources`` (or only the source named ``only``)."""
+    """Ingest every new landing file of ``sources`` (or only the source named ``only``).
+
+    Raises ``IngestAborted`` (after rolling the batch back) when a file changes while it is read.
+    """
+    settle_seconds = settings.settle_seconds if settle_seconds is None else settle_seconds
     ledger = ensure_tables(spark, sources)
     report = IngestReport()
     tables = [(s.table, "_batch_id") for s in sources] + [(QUARANTINE_TABLE, "batch_id")]
@@ -296,9 +325,13 @@ def ingest(
     source_of = {s.name: s for s in selected}
     for file in new_files:
         source = source_of[file.source]
-        digest = file_sha256(file.abs_path)
+        scan = scan_file(file.abs_path, source.csv.encoding)
+        digest = scan.sha256
         record = FileRecord(file.source, file.rel_path, file.size, file.mtime_ms, digest, None, "ingested")
         records[file.rel_path] = record
+        if scan.problem:
+            record.status, record.message = "rejected", scan.problem
+            continue
         try:
             record.file_date = derive_file_date(source.file_date, file.rel_path)
         except ValueError as exc:
@@ -325,6 +358,14 @@ def ingest(
         source = source_of[source_name]
         for header, group in plan_files(source, files, records).items():
             _write_group_or_files(writer, source, group, header, records)
+    changed = [f.rel_path for f in new_files if f.key != _restat(f)]
+    if changed:
+        ledger.recover(tables)
+        raise IngestAborted(
+            f"{', '.join(changed[:5])} changed while being ingested (still being written?); batch {batch_id} "
+            "was rolled back, nothing was committed. Re-run when the upload is complete; writers should "
+            "upload under a temporary name and rename, or set LAKEHOUSE_SETTLE_SECONDS"
+        )
     ledger.commit(batch_id, list(records.values()), ingested_at)
     checkpoint("after_ledger_commit")
     report.archived += archive_committed(
@@ -343,6 +384,14 @@ def ingest(
         else:
             summary.files_rejected += 1
     return report
+
+
+def _restat(file: LandingFile) -> tuple[str, str, int, int] | None:
+    try:
+        stat = file.abs_path.stat()
+    except OSError:
+        return None
+    return (file.source, file.rel_path, stat.st_size, int(stat.st_mtime * 1000))
 
 
 ARCHIVABLE = ("ingested", "duplicate")

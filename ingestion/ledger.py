@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -75,6 +75,8 @@ class FileRecord:
     rows_ingested: int = 0
     rows_quarantined: int = 0
     message: str | None = None
+    examples: list[str] = field(default_factory=list)
+    """First quarantined records of the file with their reasons (run summary only, not a column)."""
 
 
 @dataclass(frozen=True)

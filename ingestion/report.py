@@ -75,6 +75,7 @@ def ingest_summary(report: IngestReport) -> str:
                 f"  QUARANTINED {record.rows_quarantined} of {record.rows_read} row(s) of {record.file_path}"
                 " (see bronze.quarantine)"
             )
+            lines += [f"    {example}" for example in record.examples]
         if record.status == "ingested" and record.message:
             lines.append(f"  note     {record.file_path}: {record.message}")
     if report.archived:
@@ -102,7 +103,8 @@ def never_arrived_warnings(arrived: set[str], sources: Sequence[Source]) -> list
 
 
 def dbt_summary(outcome: DbtOutcome) -> str:
-    lines = ["dbt build"]
+    verb = next((arg for arg in outcome.command if not arg.startswith("-")), "")
+    lines = [f"dbt {verb}".rstrip()]
     built = [n for n in outcome.nodes if n.resource_type in ("model", "seed", "snapshot")]
     if built:
         rows = [(n.relation or n.name, n.resource_type, n.status, n.rows, f"{n.seconds:.1f}s") for n in built]
@@ -138,6 +140,25 @@ def write_run_report(
     path = runs_dir / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{command}.json"
     path.write_text(json.dumps(payload, default=_json_default, indent=2))
     return path
+
+
+def last_run(runs_dir: Path) -> str | None:
+    """The newest run report, in one line: when, which command, exit code, rows in and quarantined."""
+    reports = sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []
+    for path in reversed(reports):
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        ingest = payload.get("ingest") or {}
+        sources = (ingest.get("sources") or {}).values()
+        rows = sum(s.get("rows_ingested", 0) for s in sources)
+        quarantined = sum(s.get("rows_quarantined", 0) for s in sources)
+        return (
+            f"{payload.get('finished_at', '?')} `{payload.get('command', '?')}` exit {payload.get('exit_code', '?')}, "
+            f"{rows} row(s) ingested, {quarantined} quarantined ({path.name})"
+        )
+    return None
 
 
 def _ingest_dict(report: IngestReport | None) -> dict[str, Any] | None:

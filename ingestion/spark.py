@@ -40,6 +40,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         [
             "-Duser.timezone=UTC",
             f"-Dlog4j2.configurationFile={LOG4J2}",
+            f"-Dlakehouse.logs.dir={settings.logs_dir}",
             f"-Dderby.system.home={settings.home}",
             f"-Dderby.stream.error.file={settings.logs_dir / 'derby.log'}",
         ]
@@ -76,6 +77,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
+        # Many small queries: compiling whole-stage Java code for each costs more than it saves.
+        "spark.sql.codegen.wholeStage": "false",
     }
     conf.update(settings.extra_spark_conf)
     return conf

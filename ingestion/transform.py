@@ -119,8 +119,11 @@ def parse_value(raw: SparkColumn, column: Column) -> SparkColumn:
 def parse_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bool) -> SparkColumn:
     """A message when the value is present but unparseable, or required but missing; else null."""
     blank = raw.isNull() | (F.trim(raw) == "")
-    shown = F.substring(raw, 1, 80)
-    message = F.concat(F.lit(f"{column.name}: cannot parse '"), shown, F.lit(f"' as {column.type}"))
+    if column.pii:  # reasons are printed in run summaries: never a personal value
+        message = F.lit(f"{column.name}: cannot parse the value as {column.type} (PII: shown only in raw_record)")
+    else:
+        shown = F.substring(raw, 1, 80)
+        message = F.concat(F.lit(f"{column.name}: cannot parse '"), shown, F.lit(f"' as {column.type}"))
     bad_value = F.when(~blank & typed.isNull(), message)
     if required:
         return F.when(blank, F.lit(f"{column.name}: required value is missing")).otherwise(bad_value)

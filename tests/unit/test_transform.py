@@ -127,3 +127,16 @@ def test_extra_column_names_are_cleaned_and_never_collide():
         "region": 4,
         "region_2": 5,
     }
+
+
+def test_a_reason_never_shows_the_value_of_a_pii_column(spark):
+    source = dataclasses.replace(
+        TELECOM, columns=(Column("CustomerID", "bigint"), Column("Phone", "bigint", description="", pii=True))
+    )
+    header = ["CustomerID", "Phone"]
+    mapping, _, _ = T.header_mapping(source, header)
+    typed = T.with_typed_columns(raw_frame(spark, header, [("x1", "+1 555 0100")]), source, mapping)
+    assert typed.first()[T.ERRORS] == [
+        "CustomerID: cannot parse 'x1' as bigint",
+        "Phone: cannot parse the value as bigint (PII: shown only in raw_record)",
+    ]
