@@ -3,15 +3,16 @@ times; after a clean re-run every table equals the result of an uninterrupted ru
 deliveries in another state directory (batch numbers and wall-clock columns aside).
 
 Two days of deliveries (telecom with a bad row each day, the datamart's six change extracts, whose
-silver and gold models each have their own watermark). Each day, attempts are killed until one
-finishes; three kinds of kill:
+silver and gold models each have their own watermark). Each day plays its planned kills (an
+attempt that finishes before its kill point ends the day); three kinds of kill:
   - ``ingestion``: at a point of the commit protocol (``LAKEHOUSE_KILL_AT``, ``ingestion/faults.py``);
-    day 1 goes through all four in order on the same batch, day 2 takes one at random;
+    one at random (``make soak``: all four in order on day 1's batch, then one at random on day 2);
   - ``dbt``: after the n-th dbt node finished (``dbt_node:<n>``, n random);
   - ``external``: ``kill -9`` of the whole process group after a random delay.
-Each day has one of each kind (random points and delays); more random attempts follow for
-``LAKEHOUSE_KILL_BUDGET`` seconds per day (0 in CI, 600 in ``make soak``). The seed is printed;
-``LAKEHOUSE_TEST_SEED`` replays a sequence.
+In CI (bounded to keep the suite short): day 1 an ingestion kill and a dbt kill, day 2 an external
+kill and a dbt kill (the final run must then say the previous one did not finish). ``make soak``:
+every kind each day, then random attempts for ``LAKEHOUSE_KILL_BUDGET`` seconds per day (600 by
+default). The seed is printed; ``LAKEHOUSE_TEST_SEED`` replays a sequence.
 """
 
 from __future__ import annotations
@@ -142,8 +143,10 @@ def test_random_kills_during_ingestion_and_dbt_then_rerun_equals_uninterrupted(t
     last_kill = None
     for day, files in enumerate(days, start=1):
         land(outbox, landing, files)
-        first = list(POINTS) if day == 1 else [rng.choice(POINTS)]
-        kinds = [*first, "dbt", "external"]
+        if SOAK:
+            kinds = [*(POINTS if day == 1 else [rng.choice(POINTS)]), "dbt", "external"]
+        else:
+            kinds = [rng.choice(POINTS), "dbt"] if day == 1 else ["external", "dbt"]
         deadline = time.monotonic() + BUDGET
         while kinds or time.monotonic() < deadline:
             kind = kinds.pop(0) if kinds else rng.choice([*POINTS, "dbt", "external"])
@@ -167,11 +170,15 @@ def test_random_kills_during_ingestion_and_dbt_then_rerun_equals_uninterrupted(t
     )
     assert final["code"] == 0, final["stdout"] + final["stderr"]
     assert status["code"] == 0 and "conservation: OK" in status["stdout"], status
-    # every commit point on day 1 and every dbt kill were reached (an external kill may come too late)
+    # every commit point and dbt kill planned was reached (an external kill may come too late)
     killed = [line.split(": ")[1] for line in log if line.endswith("killed")]
-    assert set(POINTS) <= set(killed) and sum(k.startswith("dbt_node") for k in killed) == 2, log
-    # the three kills before the commit point left batches that the next run rolled back
-    assert {r["event"]: int(r["n"]) for r in events["batches"]}.get("rolled_back", 0) >= 3, events
+    points = [k for k in killed if k in POINTS]
+    assert points and sum(k.startswith("dbt_node") for k in killed) >= 2, log
+    if SOAK:
+        assert set(POINTS) <= set(points), log
+    # a kill before the commit point left a batch that a later run rolled back
+    rolled_back = {r["event"]: int(r["n"]) for r in events["batches"]}.get("rolled_back", 0)
+    assert rolled_back >= sum(k != "after_ledger_commit" for k in points), events
     if log[-1].endswith("killed") and last_kill == "internal":
         assert "did not finish (killed?)" in final["stdout"], final["stdout"]
     expected, got = comparable(reference), comparable(state)
