@@ -190,37 +190,40 @@ class FileScan:
 
 def scan_file(path: Path, encoding: str = "UTF-8", chunk: int = 1 << 20) -> FileScan:
     """SHA-256 of the bytes as delivered, and a strict decode of the whole text (gunzipped for
-    ``.gz``): an invalid byte anywhere is found here, not silently replaced by the CSV reader."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
+    ``.gz``): an invalid byte anywhere is found here, not silently replaced by the CSV reader.
+
+    A plain file is read once for both; a ``.gz`` is hashed as delivered, then decompressed."""
     try:
         codecs.lookup(encoding)
     except LookupError:
-        return FileScan(digest.hexdigest(), f"unknown encoding {encoding!r} in the registry")
+        return FileScan(file_sha256(path, chunk), f"unknown encoding {encoding!r} in the registry")
+    compressed = path.name.endswith(".gz")
+    digest = None if compressed else hashlib.sha256()
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset, line = 0, 1
+    offset, line, problem = 0, 1, None
     try:
-        with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
             while True:
                 block = handle.read(chunk)
+                if digest is not None:
+                    digest.update(block)
                 try:
                     decoder.decode(block, final=not block)
                 except UnicodeDecodeError as exc:
-                    at = offset + exc.start
                     line += block[: exc.start].count(b"\n")
-                    return FileScan(
-                        digest.hexdigest(),
-                        f"not valid {encoding} text at line {line} (byte {at}): {exc.reason}; re-export the file "
-                        f"as {encoding} (a latin-1/Windows-1252 export?)",
+                    problem = (
+                        f"not valid {encoding} text at line {line} (byte {offset + exc.start}): {exc.reason}; "
+                        f"re-export the file as {encoding} (a latin-1/Windows-1252 export?)"
                     )
+                    break
                 if not block:
                     break
                 offset += len(block)
                 line += block.count(b"\n")
     except (OSError, EOFError, zlib.error) as exc:
-        return FileScan(digest.hexdigest(), f"corrupt or truncated gzip data: {exc}")
+        problem = f"corrupt or truncated gzip data: {exc}"
+    if digest is None or problem is not None:  # the hash covers the whole file as delivered
+        return FileScan(file_sha256(path, chunk), problem)
     return FileScan(digest.hexdigest())
 
 
