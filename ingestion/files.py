@@ -10,6 +10,7 @@ A file is *complete* when its name is final: writers upload under a temporary na
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -22,7 +23,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -169,6 +170,57 @@ def archive_file(landing: Path, rel_path: str, digest: str) -> Path:
     except OSError:  # another filesystem: copy then delete
         shutil.move(str(source), str(target))
     return target
+
+
+RENAMED_IN_ARCHIVE = re.compile(r"^(?P<name>.+)\.(?P<digest>[0-9a-f]{12})$")
+"""``archive_file``'s name for a second file archived under a taken name: ``<name>.<sha256[:12]>``."""
+
+
+@dataclass
+class Restored:
+    moved: list[str] = field(default_factory=list)
+    """Archived files moved back (paths relative to the landing root)."""
+    kept: list[tuple[str, str]] = field(default_factory=list)
+    """Archived files left where they are (path relative to the archive, why)."""
+
+
+def restore_archived(landing: Path, sources: Iterable[Source]) -> Restored:
+    """Move every archived file back into the landing zone at its relative path (``lakehouse reset``).
+
+    Never overwrites: a landing file already at that path is left alone and the archived one is
+    kept (reported). A file archived under a taken name (``x.csv.<digest>``) comes back as
+    ``x_<digest>.csv`` so its source still matches it; a file no source would match stays.
+    Same-filesystem moves keep the modification time (``os.replace``).
+    """
+    archive = archive_root(landing)
+    restored = Restored()
+    if not archive.is_dir():
+        return restored
+    sources = tuple(sources)
+    root = landing.resolve()
+    for path in sorted(p for p in archive.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = path.relative_to(archive)
+        renamed = RENAMED_IN_ARCHIVE.match(rel.name)
+        if renamed:
+            base = Path(renamed["name"])
+            suffixes = "".join(base.suffixes)
+            rel = rel.with_name(f"{base.name.removesuffix(suffixes)}_{renamed['digest']}{suffixes}")
+        target = root / rel
+        if match_source(rel.as_posix(), sources) is None:
+            restored.kept.append((path.relative_to(archive).as_posix(), "no source matches it in the landing zone"))
+        elif target.exists() or target.is_symlink():
+            restored.kept.append((path.relative_to(archive).as_posix(), f"landing already has {rel.as_posix()}"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(path, target)
+            except OSError:  # another filesystem: copy then delete
+                shutil.move(str(path), str(target))
+            restored.moved.append(rel.as_posix())
+    for folder in sorted((p for p in archive.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only empty ones
+    return restored
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
