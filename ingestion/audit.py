@@ -2,17 +2,19 @@
 
 For every file the ledger committed as ingested: rows in bronze from that file + rows in the
 quarantine from that file = the data rows read from it (``rows_read``); a rejected or duplicate
-file has no rows anywhere. Rows whose file the ledger does not know (a batch interrupted and not
-yet rolled back) are reported too. ``lakehouse status`` runs it and exits 1 on any break.
+file has no rows anywhere. Rows of a batch that started and never committed (the process died
+before the commit point; the next run's ``Ledger.recover`` deletes them) are *pending*, counted
+apart and not a break. Any other row whose file the ledger does not know is a break too.
+``lakehouse status`` runs it and exits 1 on any break.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ingestion.ledger import FILES
+from ingestion.ledger import FILES, Ledger
 from ingestion.registry import QUARANTINE_TABLE, Source
 
 
@@ -36,6 +38,9 @@ class Audit:
     files_checked: int
     rows_checked: int
     breaks: list[Break]
+    pending_batches: list[int] = field(default_factory=list)
+    """Batches that started and never committed: their rows are rolled back by the next run."""
+    pending_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -45,22 +50,36 @@ class Audit:
 def audit(spark, sources: Sequence[Source]) -> Audit:
     """Compare the ledger with per-file row counts of every bronze table and the quarantine."""
     names = ", ".join(f"'{s.name}'" for s in sources)
+    pending = Ledger(spark).orphaned_batches()
+    batches = ", ".join(str(int(b)) for b in pending)
+
+    def is_pending(column: str) -> str:
+        return f"coalesce({column} in ({batches}), false)" if pending else "false"
+
     ledger = spark.sql(
         f"select source, file_path, file_hash, status, rows_read from {FILES} "
         f"where status in ('ingested', 'rejected') and source in ({names})"
     ).collect()
     bronze: Counter[tuple[str, str, str]] = Counter()
+    pending_rows = 0
     for source in sources:
         for row in spark.sql(
-            f"select _source_file, _file_hash, count(*) as n from {source.table} group by _source_file, _file_hash"
+            f"select _source_file, _file_hash, {is_pending('_batch_id')}, count(*) as n "
+            f"from {source.table} group by 1, 2, 3"
         ).collect():
-            bronze[(source.name, row[0], row[1])] += row[2]
+            if row[2]:
+                pending_rows += row[3]
+            else:
+                bronze[(source.name, row[0], row[1])] += row[3]
     quarantine: Counter[tuple[str, str, str]] = Counter()
     for row in spark.sql(
-        f"select source, source_file, file_hash, count(*) from {QUARANTINE_TABLE} where source in ({names}) "
-        "group by 1, 2, 3"
+        f"select source, source_file, file_hash, {is_pending('batch_id')}, count(*) "
+        f"from {QUARANTINE_TABLE} where source in ({names}) group by 1, 2, 3, 4"
     ).collect():
-        quarantine[(row[0], row[1], row[2])] += row[3]
+        if row[3]:
+            pending_rows += row[4]
+        else:
+            quarantine[(row[0], row[1], row[2])] += row[4]
 
     breaks, rows = [], 0
     known = set()
@@ -73,4 +92,4 @@ def audit(spark, sources: Sequence[Source]) -> Audit:
             breaks.append(Break(record.source, record.file_path, expected, bronze[key], quarantine[key]))
     for key in sorted((set(bronze) | set(quarantine)) - known):
         breaks.append(Break(key[0], f"{key[1]} (not in the ledger)", 0, bronze[key], quarantine[key]))
-    return Audit(len(ledger), rows, breaks)
+    return Audit(len(ledger), rows, breaks, pending, pending_rows)
