@@ -34,14 +34,23 @@ class RunFailed(Exception):
     """An expected failure with a message for the user (exit 1)."""
 
 
+RECOVERING = ("run", "ingest", "demo")
+"""Commands that roll back an interrupted ingestion batch before they start (``Ledger.recover``)."""
+
+
 @contextlib.contextmanager
 def holding_state(ctx: click.Context, settings: Settings, command: str):
     """The state directory's lock for ``command``; says so when the previous holder was killed."""
     with state_lock(settings.lock_file, command, ctx.obj["wait"]) as died:
-        if died:
+        if died and command in RECOVERING:
             echo(
                 f"note: the previous command, {describe(died)}, did not finish (killed?); "
                 "anything it left half-done is rolled back or completed by this run"
+            )
+        elif died:
+            echo(
+                f"note: the previous command, {describe(died)}, did not finish (killed?); `lakehouse {command}` "
+                "repairs nothing: the next `lakehouse run` (or `ingest`) rolls back or completes what it left half-done"
             )
         yield
 
@@ -115,12 +124,21 @@ def make_settings(ctx: click.Context, landing: str | None = None) -> Settings:
     return settings
 
 
-def spark_for(settings: Settings):
+def spark_for(settings: Settings, guard: bool = True):
+    """The Spark session for ``settings``. With ``guard`` (every command but ``repair``), a home whose
+    catalog cannot be trusted is refused before anything is written: a missing or empty metastore
+    over a warehouse that holds tables, or tables registered at another place (a copied home)."""
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise ConfigError("Java is required (OpenJDK 17): install it or set JAVA_HOME")
+    from ingestion.repair import catalog_is_empty, home_problem, lost_metastore, table_metadata_dirs
     from ingestion.spark import build_session
 
-    return build_session(settings)
+    if guard and (problem := home_problem(settings.home, settings.warehouse_dir, settings.metastore_dir)):
+        raise RunFailed(problem)
+    spark = build_session(settings)
+    if guard and catalog_is_empty(spark, settings.warehouse_dir):
+        raise RunFailed(lost_metastore(len(table_metadata_dirs(settings.warehouse_dir))))
+    return spark
 
 
 landing_option = click.option(
@@ -338,6 +356,12 @@ def status(ctx: click.Context) -> int:
     for row in rejected:
         echo(f"  REJECTED {row.file_path}: {row.message}")
     echo(f"last run: {last_run(settings.runs_dir) or 'none yet'}")
+    if check.pending_batches:
+        echo(
+            f"pending: {check.pending_rows} row(s) of batch(es) {', '.join(map(str, check.pending_batches))}, "
+            "which started and never committed (the command was killed?); they are not counted, and the next "
+            "`lakehouse run` (or `ingest`) rolls them back and ingests their files again"
+        )
     if check.ok:
         echo(
             f"conservation: OK, all {check.rows_checked} row(s) of {check.files_checked} committed file(s) are in "
@@ -352,18 +376,30 @@ def status(ctx: click.Context) -> int:
 
 @cli.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--orphans", is_flag=True, help="Remove orphan files from table folders instead (see --dry-run).")
+@click.option("--dry-run", is_flag=True, help="With --orphans: list the orphan files and their size, delete nothing.")
 @click.pass_context
 @handle_errors
-def repair(ctx: click.Context, yes: bool) -> int:
-    """Rebuild a lost or corrupt metastore from the Iceberg metadata in the warehouse."""
+def repair(ctx: click.Context, yes: bool, orphans: bool, dry_run: bool) -> int:
+    """Rebuild a lost or corrupt metastore from the Iceberg metadata in the warehouse; with
+    --orphans, remove files that no snapshot of their (registered) table references."""
     from ingestion.dbt_runner import run_dbt
-    from ingestion.repair import find_tables, move_aside, register
+    from ingestion.repair import MOVED, find_tables, local_path, move_aside, register
     from ingestion.report import dbt_summary, format_table
 
+    if dry_run and not orphans:
+        raise ConfigError("--dry-run goes with --orphans: `lakehouse repair --orphans --dry-run`")
     settings = make_settings(ctx)
+    if orphans:
+        return remove_orphans(ctx, settings, yes, dry_run)
     tables = find_tables(settings.warehouse_dir)
     if not tables:
         raise RunFailed(f"no Iceberg table under {settings.warehouse_dir}: nothing to rebuild the catalog from")
+    foreign = [
+        t for t in tables if local_path(t.location) != (settings.warehouse_dir / f"{t.database}.db" / t.table).resolve()
+    ]
+    if foreign:
+        raise RunFailed(MOVED.format(home=settings.home, where=local_path(foreign[0].location).parent.parent))
     if not yes:
         click.confirm(
             f"Rebuild the catalog of {settings.home} from the {len(tables)} Iceberg tables in its warehouse? "
@@ -374,14 +410,53 @@ def repair(ctx: click.Context, yes: bool) -> int:
         moved = move_aside(settings.metastore_dir)
         if moved:
             echo(f"the old metastore is kept in {moved}")
-        spark = spark_for(settings)
+        spark = spark_for(settings, guard=False)
         registered = register(spark, tables)
         echo(format_table(["table", "catalog", "snapshots"], registered))
+        newly = {name for name, outcome, _ in registered if outcome == "registered"}
+        for table in tables:
+            if table.lineages > 1 and table.name in newly:
+                echo(
+                    f"note: {table.name}: {table.lineages} table histories in its folder (dropped and created "
+                    f"again); registered the one with the latest commit, {table.metadata_file.name}. "
+                    "`lakehouse repair --orphans` removes the others' files"
+                )
         # staging views hold no data: dbt recreates them from their definitions
         outcome = run_dbt(spark, settings, ["run", "--select", "config.materialized:view"])
     echo(dbt_summary(outcome))
     echo(f"repaired: {len(registered)} table(s) registered from {settings.warehouse_dir}")
     return FAILED if outcome.failed else OK
+
+
+def remove_orphans(ctx: click.Context, settings: Settings, yes: bool, dry_run: bool) -> int:
+    """``repair --orphans``: list (``dry_run``) or delete the orphan files of every registered table,
+    holding the state lock (so no run can be writing new files meanwhile)."""
+    from ingestion.repair import find_tables, orphan_files, remove
+
+    if not dry_run and not yes:
+        click.confirm(f"Delete the files no snapshot references from the table folders of {settings.home}?", abort=True)
+    with holding_state(ctx, settings, "repair"):
+        spark = spark_for(settings)
+        found, unregistered = [], []
+        for table in find_tables(settings.warehouse_dir):
+            if not spark.catalog.tableExists(table.name):
+                unregistered.append(table.name)
+                continue
+            found += orphan_files(spark, table.name, settings.warehouse_dir / f"{table.database}.db" / table.table)
+        total = sum(o.size for o in found)
+        verb = "would remove" if dry_run else "removing"
+        for orphan in found:
+            echo(f"  {verb} {orphan.path.relative_to(settings.warehouse_dir)} ({orphan.size} bytes)")
+        if not dry_run:
+            remove(found)
+    for name in unregistered:
+        echo(f"  {name}: its folder is not a registered table: left alone (drop it by hand, or `lakehouse repair`)")
+    tables = len({o.table for o in found})
+    if dry_run:
+        echo(f"dry run: {len(found)} orphan file(s), {total} bytes, in {tables} table(s); nothing was deleted")
+    else:
+        echo(f"removed {len(found)} orphan file(s), {total} bytes, from {tables} table(s)")
+    return OK
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -431,22 +506,39 @@ def sources() -> None:
 
 
 @cli.command()
+@landing_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 @handle_errors
-def reset(ctx: click.Context, yes: bool) -> int:
-    """Delete all state (warehouse, metastore, ledger, reports). Landing files are kept."""
-    settings = make_settings(ctx)
-    if not settings.home.exists():
+def reset(ctx: click.Context, landing: str | None, yes: bool) -> int:
+    """Delete all state (warehouse, metastore, ledger, reports). Landing files are kept, and archived
+    files are moved back into the landing zone, so the next run ingests them all again."""
+    from ingestion.files import archive_root, restore_archived
+    from ingestion.registry import SOURCES
+
+    settings = make_settings(ctx, landing)
+    archive = archive_root(settings.landing)
+    if not settings.home.exists() and not archive.is_dir():
         echo(f"nothing to reset: {settings.home} does not exist")
         return OK
     if not yes:
-        click.confirm(f"Delete {settings.home} (all tables and ingestion progress)?", abort=True)
+        click.confirm(
+            f"Delete {settings.home} (all tables and ingestion progress) and move archived files from {archive} "
+            f"back to {settings.landing}?",
+            abort=True,
+        )
     with state_lock(settings.lock_file, "reset", ctx.obj["wait"]):
+        # first the files: a reset interrupted here leaves them in landing, known to the intact
+        # ledger, so a run would archive them again rather than ingest them twice
+        restored = restore_archived(settings.landing, SOURCES)
         for child in settings.home.iterdir():
             if child.name != settings.lock_file.name:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     echo(f"reset {settings.home}")
+    if restored.moved:
+        echo(f"restored {len(restored.moved)} archived file(s) into {settings.landing}: the next run ingests them")
+    for path, reason in restored.kept:
+        echo(f"  kept in the archive: {path}: {reason}")
     return OK
 
 
