@@ -431,18 +431,23 @@ def repair(ctx: click.Context, yes: bool, orphans: bool, dry_run: bool) -> int:
 def remove_orphans(ctx: click.Context, settings: Settings, yes: bool, dry_run: bool) -> int:
     """``repair --orphans``: list (``dry_run``) or delete the orphan files of every registered table,
     holding the state lock (so no run can be writing new files meanwhile)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ingestion.repair import find_tables, orphan_files, remove
 
     if not dry_run and not yes:
         click.confirm(f"Delete the files no snapshot references from the table folders of {settings.home}?", abort=True)
     with holding_state(ctx, settings, "repair"):
         spark = spark_for(settings)
-        found, unregistered = [], []
-        for table in find_tables(settings.warehouse_dir):
-            if not spark.catalog.tableExists(table.name):
-                unregistered.append(table.name)
-                continue
-            found += orphan_files(spark, table.name, settings.warehouse_dir / f"{table.database}.db" / table.table)
+        tables = find_tables(settings.warehouse_dir)
+        unregistered = [t.name for t in tables if not spark.catalog.tableExists(t.name)]
+        registered = [t for t in tables if t.name not in unregistered]
+        with ThreadPoolExecutor(4) as pool:  # small Spark jobs per table: overlap them
+            per_table = pool.map(
+                lambda t: orphan_files(spark, t.name, settings.warehouse_dir / f"{t.database}.db" / t.table),
+                registered,
+            )
+            found = [orphan for orphans in per_table for orphan in orphans]
         total = sum(o.size for o in found)
         verb = "would remove" if dry_run else "removing"
         for orphan in found:
@@ -451,11 +456,11 @@ def remove_orphans(ctx: click.Context, settings: Settings, yes: bool, dry_run: b
             remove(found)
     for name in unregistered:
         echo(f"  {name}: its folder is not a registered table: left alone (drop it by hand, or `lakehouse repair`)")
-    tables = len({o.table for o in found})
+    touched = len({o.table for o in found})
     if dry_run:
-        echo(f"dry run: {len(found)} orphan file(s), {total} bytes, in {tables} table(s); nothing was deleted")
+        echo(f"dry run: {len(found)} orphan file(s), {total} bytes, in {touched} table(s); nothing was deleted")
     else:
-        echo(f"removed {len(found)} orphan file(s), {total} bytes, from {tables} table(s)")
+        echo(f"removed {len(found)} orphan file(s), {total} bytes, from {touched} table(s)")
     return OK
 
 

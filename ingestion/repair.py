@@ -256,6 +256,7 @@ def orphan_files(spark, table: str, table_dir: Path) -> list[Orphan]:
     caller holds the state lock, so no writer runs.
     """
     jvm = spark._jvm
+    jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)  # per JVM thread: pool-safe
     iceberg_table = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
     now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     action = (

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e
@@ -45,6 +46,17 @@ def test_real_six_events_give_the_original_output(tmp_path, shared_datasets):
     # archived after commit, keeping its relative path
     assert not (landing / "events" / "user_events.csv").exists()
     assert (tmp_path / "archive" / "events" / "user_events.csv").is_file()
+
+    # `reset` moves archived files back: the next ingest takes every row of the file again
+    reset = run_cli("reset", "--yes", home=tmp_path / "home", landing=landing)
+    assert reset.returncode == 0 and "restored 1 archived file(s)" in reset.stdout, reset.stdout + reset.stderr
+    with open(real, newline="") as handle:
+        delivered = sum(1 for _ in csv.DictReader(handle))
+    rows = "select (select count(*) from bronze.events_user_events) + (select count(*) from bronze.quarantine) as n"
+    again, counted = scenario(tmp_path / "home", landing, [{"cli": ["ingest"]}, {"query": {"rows": rows}}])
+    assert again["code"] == 0, again["stdout"] + again["stderr"]
+    assert int(counted["rows"][0]["n"]) == delivered == 6
+    assert (tmp_path / "archive" / "events" / "user_events.csv").is_file()  # archived again after the commit
 
 
 def reference(events: set[tuple[str, str, dt.datetime]]):

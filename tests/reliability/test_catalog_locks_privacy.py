@@ -8,15 +8,26 @@ scan of everything the runs wrote for PII and credentials.
 3. The metastore is corrupted: commands fail with one line that points at `lakehouse repair`;
    repair rebuilds the catalog from the Iceberg metadata in the warehouse: every table, its
    snapshots (time travel) and the ingestion ledger are back; the next run ingests only the new file.
+4. `status` as the first command after a `kill -9` of an ingestion: it repairs nothing, and the
+   killed batch's rows are pending (exit 0), not a conservation break; the next ingest rolls back.
+5. The metastore is lost (moved away) over a warehouse with a stray empty table version, a stray
+   data file and a table dropped without purge and created again: every command refuses with one
+   line, before Spark starts and also after Spark created an empty metastore, writing nothing in
+   the warehouse; `repair` registers each table's true head: every row of every layer and the
+   ledger are back. `repair --orphans --dry-run` lists the orphan files (deleting nothing);
+   `repair --orphans --yes` removes exactly those, and every table still reads the same.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -51,7 +62,7 @@ def pii_file(path: Path) -> None:
 
 def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     home, landing, outbox = tmp_path / "home", tmp_path / "landing", tmp_path / "outbox"
-    days = telecom.generate(outbox, days=3, rows_per_day=25, seed=9)
+    days = telecom.generate(outbox, days=4, rows_per_day=25, seed=9)
     (landing / "telecom").mkdir(parents=True)
     for path in days[:2]:
         (landing / "telecom" / path.name).write_bytes(path.read_bytes())
@@ -122,6 +133,129 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     assert status["code"] == 0 and "conservation: OK" in status["stdout"], status
     reports = sorted((home / "runs").glob("*-ingest.json"))
     assert json.loads(reports[-1].read_text())["ingest"]["sources"]["telecom_subscriptions"]["rows_ingested"] == 25
+
+    # 4. kill -9 inside an ingestion batch (its rows are in bronze, the ledger has no commit), then `status`
+    (landing / "telecom" / days[3].name).write_bytes(days[3].read_bytes())
+    killed = run_cli("ingest", home=home, landing=landing, env={"LAKEHOUSE_KILL_AT": "after_bronze_append"})
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    gold = home / "warehouse" / "gold.db" / "subscriptions_by_plan"
+    dropped = {p.name for p in (gold / "metadata").glob("*.metadata.json")}
+    pending, recovered, _, before_loss = scenario(
+        home,
+        landing,
+        [
+            {"cli": ["status"]},
+            {"cli": ["ingest"]},
+            # the old way of rebuilding a table: dropped without purge, created again at its location
+            {"query": rebuilt_by_drop_and_create("gold.subscriptions_by_plan")},
+            {"query": _everything()},
+        ],
+    )
+    assert pending["code"] == 0, pending
+    assert "did not finish (killed?)" in pending["stdout"] and "repairs nothing" in pending["stdout"]
+    assert "rolled back or completed by this run" not in pending["stdout"]
+    assert "pending: 25 row(s) of batch(es)" in pending["stdout"] and "conservation: OK" in pending["stdout"]
+    assert recovered["code"] == 0 and "rolled back" in recovered["stdout"], recovered
+    assert len(before_loss["bronze.telecom_subscriptions"]) == 25 * 4 + 1
+    assert len(before_loss["gold.subscriptions_by_plan"]) == 2
+
+    # 5. lose the metastore; leave what old versions left in table folders
+    bronze = home / "warehouse" / "bronze.db" / "telecom_subscriptions"
+    strays = {plant_empty_create(bronze), plant_data_file(bronze)}
+    warehouse_files = sorted(p.relative_to(home) for p in (home / "warehouse").rglob("*"))
+    metadata_files = (home / "warehouse").glob("*.db/*/metadata/*.metadata.json")
+    tables = len({p.parent for p in metadata_files if not p.name.endswith(".gz.metadata.json")})  # not views
+    message = f"error: the metastore is missing but the warehouse holds {tables} tables; run lakehouse repair"
+    shutil.move(home / "metastore_db", tmp_path / "lost-metastore")
+    refused = run_cli("status", home=home)  # before Spark starts
+    assert refused.returncode == 1 and refused.stderr.strip() == message, refused.stderr
+    # a bare pyspark (here: a query step) over the lost metastore creates an empty one; commands refuse too
+    _, empty_status, empty_ingest = scenario(
+        home, landing, [{"query": {"databases": "show databases"}}, {"cli": ["status"]}, {"cli": ["ingest"]}]
+    )
+    for result in (empty_status, empty_ingest):
+        assert result["code"] == 1 and result["stderr"].strip() == message, result
+    assert sorted(p.relative_to(home) for p in (home / "warehouse").rglob("*")) == warehouse_files
+
+    repaired, back, dry_run, removal, cleaned, final = scenario(
+        home,
+        landing,
+        [
+            {"cli": ["repair", "--yes"]},
+            {"query": _everything()},
+            {"cli": ["repair", "--orphans", "--dry-run"]},
+            {"cli": ["repair", "--orphans", "--yes"]},
+            {"query": _everything()},
+            {"cli": ["status"]},
+        ],
+    )
+    assert repaired["code"] == 0, repaired["stdout"] + repaired["stderr"]
+    assert "note: gold.subscriptions_by_plan:" in repaired["stdout"], repaired["stdout"]
+    assert unordered(back) == unordered(before_loss)  # every row of every layer, the snapshots and the ledger
+    listed = orphans_listed(dry_run["stdout"], "would remove")
+    assert dry_run["code"] == 0 and "nothing was deleted" in dry_run["stdout"], dry_run
+    assert {str(p.relative_to(home / "warehouse")) for p in strays} <= set(listed), listed
+    assert {f"gold.db/subscriptions_by_plan/metadata/{name}" for name in dropped} <= set(listed), listed
+    assert all(size > 0 for size in listed.values())
+    assert orphans_listed(removal["stdout"], "removing") == listed  # the dry run deleted nothing
+    assert removal["code"] == 0 and f"removed {len(listed)} orphan file(s)" in removal["stdout"], removal
+    assert not [p for p in strays if p.exists()]
+    assert not [name for name in dropped if (gold / "metadata" / name).exists()]
+    assert unordered(cleaned) == unordered(before_loss)  # nothing referenced was removed
+    assert final["code"] == 0 and "conservation: OK" in final["stdout"], final
+
+
+def unordered(answer: dict[str, list[dict[str, str]]]) -> dict[str, list[tuple]]:
+    """Query results as sorted rows: `select *` without `order by` has no fixed row order."""
+    return {table: sorted(tuple(sorted(row.items())) for row in rows) for table, rows in answer.items()}
+
+
+def rebuilt_by_drop_and_create(table: str) -> dict[str, str]:
+    """SQL that drops ``table`` without purge and creates it again with the same rows at its location."""
+    return {
+        "copy": f"create table {table}_keep using iceberg as select * from {table}",
+        "drop": f"drop table {table}",
+        "create": f"create table {table} using iceberg as select * from {table}_keep",
+        "drop copy": f"drop table {table}_keep purge",
+    }
+
+
+def plant_empty_create(table_dir: Path) -> Path:
+    """What a command on a lost metastore used to write: a new, empty table version (own uuid)."""
+    newest = max((table_dir / "metadata").glob("*.metadata.json"), key=lambda p: p.stat().st_mtime)
+    metadata = json.loads(newest.read_text())
+    metadata.update(
+        {
+            "table-uuid": str(uuid.uuid4()),
+            "last-updated-ms": int(time.time() * 1000),
+            "current-snapshot-id": -1,
+            "snapshots": [],
+            "snapshot-log": [],
+            "metadata-log": [],
+            "refs": {},
+            "last-sequence-number": 0,
+        }
+    )
+    stray = table_dir / "metadata" / f"00000-{uuid.uuid4()}.metadata.json"
+    stray.write_text(json.dumps(metadata))
+    return stray
+
+
+def plant_data_file(table_dir: Path) -> Path:
+    """A data file no snapshot references (a killed writer's, or copied in by hand)."""
+    stray = table_dir / "data" / "stray-00000-0-copy.parquet"
+    shutil.copy(next((table_dir / "data").glob("*.parquet")), stray)
+    return stray
+
+
+def orphans_listed(stdout: str, verb: str) -> dict[str, int]:
+    """``{path relative to the warehouse: bytes}`` from `repair --orphans` output lines."""
+    found = {}
+    for line in stdout.splitlines():
+        if line.startswith(f"  {verb} "):
+            path, size = line.removeprefix(f"  {verb} ").rsplit(" (", 1)
+            found[path] = int(size.removesuffix(" bytes)"))
+    return found
 
 
 def _everything() -> dict[str, str]:
