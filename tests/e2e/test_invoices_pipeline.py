@@ -184,10 +184,15 @@ def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
     snapshot_ids = {table: [row["snapshot_id"] for row in incremental[table]] for table in TRAVELLED.values()}
     assert all(len(ids) == 3 for ids in snapshot_ids.values()), snapshot_ids  # one per run, none lost
     travel = time_travel(moments, snapshot_ids)
-    before_refresh, refreshed, after_refresh = scenario(
+    before_refresh, refreshed, after_refresh, referenced = scenario(
         home,
         tmp_path / "landing_a",
-        [{"query": travel}, {"cli": ["run", "--full-refresh", *INVOICES_ONLY]}, {"query": {**travel, **QUERIES}}],
+        [
+            {"query": travel},
+            {"cli": ["run", "--full-refresh", *INVOICES_ONLY]},
+            {"query": {**travel, **QUERIES}},
+            {"query": referenced_files_queries(home)},
+        ],
     )
     assert_ok(refreshed)
     for state in (before_refresh, after_refresh):
@@ -205,8 +210,7 @@ def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
     assert history_by_date(after_refresh["history"]) == history_by_date(incremental["history"])  # kept
 
     # Every silver and gold table folder: no file outside what the table's snapshots reference.
-    [orphans] = scenario(home, tmp_path / "landing_a", [{"query": referenced_files_queries(home)}])
-    assert unreferenced_files(home, orphans) == {}
+    assert unreferenced_files(home, referenced) == {}
 
 
 NOW = "select cast(current_timestamp() as string) as at"
