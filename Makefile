@@ -40,6 +40,9 @@ pytest: install
 dbt-test: install
 	rm -rf $(CI_HOME)
 	LAKEHOUSE_HOME=$(CI_HOME) LAKEHOUSE_LANDING=$(CI_HOME)/landing $(BIN)/lakehouse demo --days 1
+	# demo runs are runs: status shows the last one, and the conservation check holds for every domain
+	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse status > $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
+	grep -q 'last run: .*`demo` exit 0' $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test --select "test_type:unit"
 	rm -rf $(CI_HOME)
 

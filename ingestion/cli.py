@@ -556,7 +556,7 @@ def reset(ctx: click.Context, landing: str | None, yes: bool) -> int:
 def demo(ctx: click.Context, landing: str | None, days: int, rows: int) -> int:
     """Generate demo landing data and replay its arrival file by file, running after each drop."""
     from ingestion.demo import DEMO_TABLES, arrivals
-    from ingestion.report import format_table
+    from ingestion.report import format_table, write_run_report
 
     settings = make_settings(ctx, landing)
     outbox = settings.home / "demo" / "outbox"
@@ -574,7 +574,8 @@ def demo(ctx: click.Context, landing: str | None, days: int, rows: int) -> int:
                 shutil.copy2(path, target)
                 echo(f"  + {rel}")
             before = table_counts(spark, DEMO_TABLES)
-            _, outcome = run_pipeline(spark, settings, None, False, ctx.obj["verbose"])
+            report, outcome = run_pipeline(spark, settings, None, False, ctx.obj["verbose"])
+            write_run_report(settings.runs_dir, "demo", report, outcome, FAILED if outcome.failed else OK)
             after = table_counts(spark, DEMO_TABLES)
             changes = [(t, before[t], after[t], _delta(before[t], after[t])) for t in DEMO_TABLES]
             echo("what changed")

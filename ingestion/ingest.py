@@ -34,6 +34,7 @@ from ingestion.files import (
 )
 from ingestion.ledger import FileRecord, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
+from ingestion.spark import TABLE_PROPERTIES
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ create table if not exists {QUARANTINE_TABLE} (
     file_hash string comment 'SHA-256 of the landing file',
     batch_id bigint comment 'Ingestion batch',
     quarantined_at timestamp comment 'When the batch ran (UTC)'
-) using iceberg
+) using iceberg {TABLE_PROPERTIES}
 """
 
 
@@ -91,8 +92,7 @@ def create_bronze_table(spark: SparkSession, source: Source) -> None:
     columns += [f"`{name}` {kind} comment {sql_string(doc)}" for name, kind, doc in LINEAGE_COLUMNS]
     partition = f"partitioned by ({', '.join(source.partition_by)})" if source.partition_by else ""
     spark.sql(
-        f"create table if not exists {source.table} ({', '.join(columns)}) using iceberg {partition} "
-        "tblproperties ('format-version' = '2')"
+        f"create table if not exists {source.table} ({', '.join(columns)}) using iceberg {partition} {TABLE_PROPERTIES}"
     )
 
 

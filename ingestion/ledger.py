@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ingestion.spark import TABLE_PROPERTIES
+
 META_DB = "meta"
 BATCHES = f"{META_DB}.ingest_batches"
 FILES = f"{META_DB}.ingest_files"
@@ -36,7 +38,7 @@ create table if not exists {BATCHES} (
     event string comment 'started | rolled_back',
     event_at timestamp comment 'When the event was recorded (UTC)',
     detail string comment 'Free text: files planned, tables cleaned'
-) using iceberg
+) using iceberg {TABLE_PROPERTIES}
 """
 
 FILES_DDL = f"""
@@ -55,7 +57,7 @@ create table if not exists {FILES} (
     rows_quarantined bigint comment 'Records written to bronze.quarantine',
     message string comment 'Rejection reason or notes (missing/extra columns)',
     committed_at timestamp comment 'Commit time of the batch (UTC)'
-) using iceberg
+) using iceberg {TABLE_PROPERTIES}
 """
 
 

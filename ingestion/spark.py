@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 ICEBERG_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
 
+TABLE_PROPERTIES = "tblproperties ('format-version' = '2', 'write.metadata.delete-after-commit.enabled' = 'true')"
+"""Every table the ingestion layer creates: Iceberg v2; metadata files older than the table's metadata log
+(100 versions) are deleted at commit, so none is left behind unreferenced (dbt models get the same property
+from ``dbt_project.yml``)."""
+
 
 def iceberg_runtime_jar() -> Path:
     """The Iceberg Spark runtime jar shipped by the pinned PyPI package (no Maven access needed)."""

@@ -134,6 +134,9 @@ def test_real_files_give_the_original_check_values(tmp_path, shared_datasets):
 
 
 def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
+    """Three daily deliveries, one run each; then every run's gold is read back by Iceberg time
+    travel (also after a full refresh, which keeps the history partitions), and no table folder
+    holds a file that no snapshot references."""
     outbox = tmp_path / "outbox"
     days = invoices.generate(outbox, days=3, accounts_per_day=5, invoices_per_day=20, seed=3)
     dates = ["2021-03-01", "2021-03-02"]
@@ -141,13 +144,17 @@ def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
     steps = []
     for index, delivery in enumerate(days):
         as_of = ["--vars", f"{{as_of_date: {dates[index]}}}"] if index < len(dates) else []  # last: today
-        steps += [land(delivery, outbox), {"cli": ["run", *INVOICES_ONLY, *as_of]}]
-    *runs, incremental = scenario(tmp_path / "incremental", tmp_path / "landing_a", [*steps, {"query": QUERIES}])
-    for result in runs[1::2]:
+        steps += [land(delivery, outbox), {"cli": ["run", *INVOICES_ONLY, *as_of]}, {"query": {"now": NOW}}]
+    home = tmp_path / "incremental"
+    played = scenario(home, tmp_path / "landing_a", [*steps, {"query": {**QUERIES, **SNAPSHOTS}}])
+    *per_day, incremental = played
+    runs = per_day[1::3]
+    moments = [step["now"][0]["at"] for step in per_day[2::3]]  # after each run, before the next one
+    for result in runs:
         assert_ok(result)
     # day one: lines of a SKU delivered only on day two are counted, their spending unknown (null)
-    assert "warn_line_items_with_unknown_sku" in runs[1]["stdout"]
-    assert "warn_line_items_with_unknown_sku" not in runs[3]["stdout"]
+    assert "warn_line_items_with_unknown_sku" in runs[0]["stdout"]
+    assert "warn_line_items_with_unknown_sku" not in runs[1]["stdout"]
 
     everything = [p for delivery in days for p in delivery]
     _, result, single = scenario(
@@ -167,10 +174,96 @@ def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
 
     # One history partition per as-of date; each equals the features computed from what had
     # arrived by then (the day-one partition predates the renamed account and later invoices).
+    as_of_dates = [*dates, as_of_text]
+    assert history_by_date(incremental["history"]) == {
+        date: reference(days[: index + 1], dt.date.fromisoformat(date))[0] for index, date in enumerate(as_of_dates)
+    }
+
+    # Time travel: what each run wrote, by the moment after it and by its snapshot id; then a full
+    # refresh replaces the tables in place (one more snapshot each) and keeps the history.
+    snapshot_ids = {table: [row["snapshot_id"] for row in incremental[table]] for table in TRAVELLED.values()}
+    assert all(len(ids) == 3 for ids in snapshot_ids.values()), snapshot_ids  # one per run, none lost
+    travel = time_travel(moments, snapshot_ids)
+    before_refresh, refreshed, after_refresh, referenced = scenario(
+        home,
+        tmp_path / "landing_a",
+        [
+            {"query": travel},
+            {"cli": ["run", "--full-refresh", *INVOICES_ONLY]},
+            {"query": {**travel, **QUERIES}},
+            {"query": referenced_files_queries(home)},
+        ],
+    )
+    assert_ok(refreshed)
+    for state in (before_refresh, after_refresh):
+        for run, moment in enumerate(moments):
+            expected_invoices_then = reference(days[: run + 1], dt.date.fromisoformat(as_of_dates[run]))[1]
+            for how in ("timestamp", "version"):
+                assert features({"accounts": [], "invoices": state[f"invoices {how} {run}"]})[1] == (
+                    expected_invoices_then
+                ), (how, run, moment)
+                assert history_by_date(state[f"history {how} {run}"]) == {
+                    date: reference(days[: index + 1], dt.date.fromisoformat(date))[0]
+                    for index, date in enumerate(as_of_dates[: run + 1])
+                }, (how, run)
+    assert features(after_refresh) == features(single)
+    assert history_by_date(after_refresh["history"]) == history_by_date(incremental["history"])  # kept
+
+    # Every silver and gold table folder: no file outside what the table's snapshots reference.
+    assert unreferenced_files(home, referenced) == {}
+
+
+NOW = "select cast(current_timestamp() as string) as at"
+TRAVELLED = {"invoices": "gold.invoice_features", "history": "gold.account_features_history"}
+SNAPSHOTS = {table: f"select snapshot_id from {table}.snapshots order by committed_at" for table in TRAVELLED.values()}
+
+
+def time_travel(moments: list[str], snapshot_ids: dict[str, list[str]]) -> dict[str, str]:
+    queries = {}
+    for name, table in TRAVELLED.items():
+        for run, (moment, snapshot) in enumerate(zip(moments, snapshot_ids[table], strict=True)):
+            queries[f"{name} timestamp {run}"] = f"select * from {table} timestamp as of '{moment}'"
+            queries[f"{name} version {run}"] = f"select * from {table} version as of {snapshot}"
+    return queries
+
+
+def history_by_date(rows: list[dict]) -> dict[str, dict]:
     history: dict[str, dict] = {}
-    for row in incremental["history"]:
+    for row in rows:
         history.setdefault(row["as_of_date"], {})[row["account_id"]] = tuple(row[c] for c in ACCOUNT_COLUMNS)
-    assert sorted(history) == sorted([*dates, as_of_text])
-    for index, date in enumerate(dates):
-        assert history[date] == reference(days[: index + 1], dt.date.fromisoformat(date))[0]
-    assert history[as_of_text] == expected_accounts
+    return history
+
+
+def table_dirs(home: Path) -> dict[str, Path]:
+    """Every silver and gold Iceberg table folder in the warehouse, by table name."""
+    warehouse = home / "warehouse"
+    return {
+        f"{db.stem}.{table.name}": table
+        for db in (warehouse / "silver.db", warehouse / "gold.db")
+        for table in sorted(db.iterdir())
+        if any(not p.name.endswith(".gz.metadata.json") for p in table.glob("metadata/*.metadata.json"))
+    }  # (Iceberg views, i.e. staging, keep only gzipped view metadata)
+
+
+def referenced_files_queries(home: Path) -> dict[str, str]:
+    """Per table, every file its metadata references: the metadata log (which ends with the current
+    metadata file), every snapshot's manifest list, every manifest and every data or delete file."""
+    return {
+        name: f"""
+        select file as path from {name}.metadata_log_entries
+        union all select manifest_list from {name}.snapshots
+        union all select path from {name}.all_manifests
+        union all select file_path from {name}.all_files
+        """
+        for name in table_dirs(home)
+    }
+
+
+def unreferenced_files(home: Path, referenced: dict[str, list[dict]]) -> dict[str, list[str]]:
+    orphans = {}
+    for name, folder in table_dirs(home).items():
+        known = {row["path"].removeprefix("file:").replace("///", "/") for row in referenced[name]}
+        present = {str(p) for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".crc")}
+        if present - known:
+            orphans[name] = sorted(present - known)
+    return orphans
