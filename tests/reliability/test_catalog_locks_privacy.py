@@ -5,17 +5,17 @@ scan of everything the runs wrote for PII and credentials.
    C (``ingest --wait``) waits for A, then finds nothing new (nothing doubled).
 2. No run report, log or terminal output holds a credential from the environment or a PII value
    (names of quarantined and ingested rows).
-3. The metastore is corrupted: commands fail with one line that points at `lakehouse repair`;
-   repair rebuilds the catalog from the Iceberg metadata in the warehouse: every table, its
-   snapshots (time travel) and the ingestion ledger are back; the next run ingests only the new file.
-4. `status` as the first command after a `kill -9` of an ingestion: it repairs nothing, and the
+3. `status` as the first command after a `kill -9` of an ingestion: it repairs nothing, and the
    killed batch's rows are pending (exit 0), not a conservation break; the next ingest rolls back.
-5. The metastore is lost (moved away) over a warehouse with a stray empty table version, a stray
-   data file and a table dropped without purge and created again: every command refuses with one
-   line, before Spark starts and also after Spark created an empty metastore, writing nothing in
-   the warehouse; `repair` registers each table's true head: every row of every layer and the
-   ledger are back. `repair --orphans --dry-run` lists the orphan files (deleting nothing);
-   `repair --orphans --yes` removes exactly those, and every table still reads the same.
+4. The metastore is corrupted: commands fail with one line that points at `lakehouse repair`.
+5. Then it is lost (moved away), over a warehouse with a stray empty table version, a stray data
+   file and a table dropped without purge and created again: every command refuses with one line,
+   before Spark starts and also after Spark created an empty metastore, writing nothing in the
+   warehouse.
+6. `repair` rebuilds the catalog from the Iceberg metadata in the warehouse, each table at its true
+   head: every row of every layer, the snapshots (time travel) and the ingestion ledger are back;
+   the next run ingests only the new file. `repair --orphans --dry-run` lists the orphan files
+   (deleting nothing); `repair --orphans --yes` removes exactly those, and every table reads the same.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ TABLES = [
     "gold.subscriptions_by_plan",
     "gold.subscription_loads",
 ]
+DROP_GONE = "drop table bronze.gone"  # without purge: the folder stays
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYTESTSECRET"
 PII = ["Zelda-Quarantined-Pii", "Yusuf-Ingested-Pii", "+1-555-0199-PII"]
 
@@ -106,40 +107,13 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     # (the quarantined row itself is kept, in bronze.quarantine, as sensitive as bronze)
     assert any(PII[0] in row["raw_record"] for row in before["bronze.quarantine"])
 
-    # 3. corrupt the metastore: a clear message, no stack trace
-    for path in (home / "metastore_db" / "seg0").glob("*.dat"):
-        path.write_bytes(os.urandom(4096))
-    broken = run_cli("status", home=home)
-    assert broken.returncode == 1
-    assert "`lakehouse repair`" in broken.stderr and "\tat org." not in broken.stderr, broken.stderr[-2000:]
-
-    (landing / "telecom" / days[2].name).write_bytes(days[2].read_bytes())
-    repaired, after, rerun, status = scenario(
-        home,
-        landing,
-        [
-            {"cli": ["repair", "--yes"]},
-            {"query": _everything()},
-            {"cli": ["ingest"]},
-            {"cli": ["status"]},
-        ],
-    )
-    assert repaired["code"] == 0, repaired["stdout"] + repaired["stderr"]
-    assert list(home.glob("metastore_db.broken-*")), "the old metastore is kept aside"
-    assert after == before  # every table, with its snapshots and the ledger
-    assert rerun["code"] == 0, rerun["stdout"] + rerun["stderr"]
-    ingested = [line for line in rerun["stdout"].splitlines() if line.startswith("telecom_subscriptions")]
-    assert ingested and ingested[0].split()[1:2] == ["1"], rerun["stdout"]  # only the new file
-    assert status["code"] == 0 and "conservation: OK" in status["stdout"], status
-    reports = sorted((home / "runs").glob("*-ingest.json"))
-    assert json.loads(reports[-1].read_text())["ingest"]["sources"]["telecom_subscriptions"]["rows_ingested"] == 25
-
-    # 4. kill -9 inside an ingestion batch (its rows are in bronze, the ledger has no commit), then `status`
+    # 3. kill -9 inside an ingestion batch (its rows are in bronze, the ledger has no commit), then `status`
     (landing / "telecom" / days[3].name).write_bytes(days[3].read_bytes())
     killed = run_cli("ingest", home=home, landing=landing, env={"LAKEHOUSE_KILL_AT": "after_bronze_append"})
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     gold = home / "warehouse" / "gold.db" / "subscriptions_by_plan"
     dropped = {p.name for p in (gold / "metadata").glob("*.metadata.json")}
+    assert all((gold / "metadata" / f".{name}.crc").exists() for name in dropped)  # Hadoop's checksums
     pending, recovered, _, before_loss = scenario(
         home,
         landing,
@@ -156,10 +130,17 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     assert "rolled back or completed by this run" not in pending["stdout"]
     assert "pending: 25 row(s) of batch(es)" in pending["stdout"] and "conservation: OK" in pending["stdout"]
     assert recovered["code"] == 0 and "rolled back" in recovered["stdout"], recovered
-    assert len(before_loss["bronze.telecom_subscriptions"]) == 25 * 4 + 1
+    assert len(before_loss["bronze.telecom_subscriptions"]) == 25 * 3 + 1
     assert len(before_loss["gold.subscriptions_by_plan"]) == 2
 
-    # 5. lose the metastore; leave what old versions left in table folders
+    # 4. corrupt the metastore: a clear message, no stack trace
+    for path in (home / "metastore_db" / "seg0").glob("*.dat"):
+        path.write_bytes(os.urandom(4096))
+    broken = run_cli("status", home=home)
+    assert broken.returncode == 1
+    assert "`lakehouse repair`" in broken.stderr and "\tat org." not in broken.stderr, broken.stderr[-2000:]
+
+    # 5. then lose it, with what older versions left in table folders
     bronze = home / "warehouse" / "bronze.db" / "telecom_subscriptions"
     strays = {plant_empty_create(bronze), plant_data_file(bronze)}
     warehouse_files = sorted(p.relative_to(home) for p in (home / "warehouse").rglob("*"))
@@ -177,21 +158,36 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
         assert result["code"] == 1 and result["stderr"].strip() == message, result
     assert sorted(p.relative_to(home) for p in (home / "warehouse").rglob("*")) == warehouse_files
 
-    repaired, back, dry_run, removal, cleaned, final = scenario(
+    # 6. repair: each table at its true head; then orphan files
+    (landing / "telecom" / days[2].name).write_bytes(days[2].read_bytes())
+    repaired, after, rerun, status, uncleaned, _, dry_run, removal, cleaned = scenario(
         home,
         landing,
         [
             {"cli": ["repair", "--yes"]},
             {"query": _everything()},
+            {"cli": ["ingest"]},
+            {"cli": ["status"]},
+            {"query": _everything()},
+            # a table dropped without purge after the repair: its folder belongs to no registered table
+            {"query": {"create": "create table bronze.gone using iceberg as select 1 as x", "drop": DROP_GONE}},
             {"cli": ["repair", "--orphans", "--dry-run"]},
             {"cli": ["repair", "--orphans", "--yes"]},
             {"query": _everything()},
-            {"cli": ["status"]},
         ],
     )
     assert repaired["code"] == 0, repaired["stdout"] + repaired["stderr"]
+    assert list(home.glob("metastore_db.broken-*")), "the old metastore is kept aside"
     assert "note: gold.subscriptions_by_plan:" in repaired["stdout"], repaired["stdout"]
-    assert unordered(back) == unordered(before_loss)  # every row of every layer, the snapshots and the ledger
+    # every row of every layer, the snapshots and the ledger
+    assert unordered(after) == unordered(before_loss)
+    assert rerun["code"] == 0, rerun["stdout"] + rerun["stderr"]
+    ingested = [line for line in rerun["stdout"].splitlines() if line.startswith("telecom_subscriptions")]
+    assert ingested and ingested[0].split()[1:2] == ["1"], rerun["stdout"]  # only the new file
+    assert status["code"] == 0 and "conservation: OK" in status["stdout"], status
+    reports = sorted((home / "runs").glob("*-ingest.json"))
+    assert json.loads(reports[-1].read_text())["ingest"]["sources"]["telecom_subscriptions"]["rows_ingested"] == 25
+
     listed = orphans_listed(dry_run["stdout"], "would remove")
     assert dry_run["code"] == 0 and "nothing was deleted" in dry_run["stdout"], dry_run
     assert {str(p.relative_to(home / "warehouse")) for p in strays} <= set(listed), listed
@@ -201,8 +197,12 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     assert removal["code"] == 0 and f"removed {len(listed)} orphan file(s)" in removal["stdout"], removal
     assert not [p for p in strays if p.exists()]
     assert not [name for name in dropped if (gold / "metadata" / name).exists()]
-    assert unordered(cleaned) == unordered(before_loss)  # nothing referenced was removed
-    assert final["code"] == 0 and "conservation: OK" in final["stdout"], final
+    assert not [name for name in dropped if (gold / "metadata" / f".{name}.crc").exists()]
+    unowned = "bronze.gone: its folder is not a registered table: left alone"
+    assert unowned in dry_run["stdout"] and unowned in removal["stdout"]
+    assert list((home / "warehouse" / "bronze.db" / "gone" / "data").glob("*.parquet"))
+    assert len(uncleaned["bronze.telecom_subscriptions"]) == 25 * 4 + 1
+    assert unordered(cleaned) == unordered(uncleaned)  # nothing referenced was removed
 
 
 def unordered(answer: dict[str, list[dict[str, str]]]) -> dict[str, list[tuple]]:
