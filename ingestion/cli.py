@@ -121,6 +121,9 @@ class LakehouseGroup(click.Group):
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `lakehouse`: click's help, as is
+                exc.show()
+                sys.exit(exc.exit_code)
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f" (see `{exc.ctx.command_path} --help`)"

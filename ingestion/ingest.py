@@ -292,7 +292,7 @@ def no_header_message(source: Source, header: Sequence[str]) -> str:
     return (
         f"header matches none of the expected columns: its first line has {len(header)} field(s), "
         f"the registry expects {len(expected)} named {shown}; is the header missing (the first line is data), "
-        f"or is the delimiter not {source.csv.delimiter!r}? (wrong file?)"
+        f"or a wrong delimiter (expected {source.csv.delimiter!r}) or a wrong file?"
     )
 
 

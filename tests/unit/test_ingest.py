@@ -261,6 +261,6 @@ def test_a_header_less_file_is_rejected_without_repeating_its_first_line(source,
     assert record.message == (
         "header matches none of the expected columns: its first line has 6 field(s), the registry expects 6 "
         "named CustomerID, FirstName, LastName, PlanType, MonthlyCharge, SubscriptionDate; is the header "
-        "missing (the first line is data), or is the delimiter not ','? (wrong file?)"
+        "missing (the first line is data), or a wrong delimiter (expected ',') or a wrong file?"
     )
     assert not [value for value in ("8001", "Zebediah", "Quackenbush") if value in record.message]
