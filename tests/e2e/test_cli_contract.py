@@ -39,7 +39,7 @@ def test_second_run_is_refused_while_the_state_directory_is_in_use(tmp_path):
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_cli("run", home=home, landing=tmp_path)
     assert result.returncode == 1
-    assert "is in use by" in result.stderr and "--wait" in result.stderr
+    assert result.stderr.startswith("error: ") and "is in use by" in result.stderr and "--wait" in result.stderr
     assert "Traceback" not in result.stderr
 
 
