@@ -1,8 +1,9 @@
 """``lakehouse``: the command line.
 
 Exit codes: 0 success; 1 the run could not do its job (a model or an error-severity test failed,
-another run holds the state directory, a query failed, ``--strict`` saw quarantined rows);
-2 bad usage or configuration.
+another run holds the state directory, a query failed, ``--strict`` saw quarantined rows, a read
+command found no home); 2 bad usage or configuration (a query that would write, bad ``--vars``, a
+``--select`` that matches nothing). Every failure prints one ``error: ...`` line on stderr.
 """
 
 from __future__ import annotations
