@@ -1,8 +1,9 @@
 """``lakehouse``: the command line.
 
 Exit codes: 0 success; 1 the run could not do its job (a model or an error-severity test failed,
-another run holds the state directory, a query failed, ``--strict`` saw quarantined rows);
-2 bad usage or configuration.
+another run holds the state directory, a query failed, ``--strict`` saw quarantined rows, a read
+command found no home); 2 bad usage or configuration (a query that would write, bad ``--vars``, a
+``--select`` that matches nothing). Every failure prints one ``error: ...`` line on stderr.
 """
 
 from __future__ import annotations
@@ -118,10 +119,56 @@ def handle_errors(command: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
+class LakehouseGroup(click.Group):
+    """Click's own errors (usage, bad option values, an aborted confirmation) in the same one-line
+    ``error:`` style as the commands' errors, with the same exit codes (2 usage, 1 aborted)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `lakehouse`: click's help, as is
+                exc.show()
+                sys.exit(exc.exit_code)
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see `{exc.ctx.command_path} --help`)"
+            error(f"{exc.format_message()}{hint}")
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            error("aborted, nothing was changed")
+            sys.exit(FAILED)
+
+
+class SqlCommand(click.Command):
+    """``query``'s SQL may start with a ``--`` comment: an argument that starts with ``-`` and holds
+    whitespace (before any ``=``) is SQL, never an option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            sql = [a for a in args if a.startswith("-") and any(c.isspace() for c in a.split("=", 1)[0])]
+            if sql:
+                args = [a for a in args if a not in sql] + ["--", *sql]
+        return super().parse_args(ctx, args)
+
+
 def make_settings(ctx: click.Context, landing: str | None = None) -> Settings:
     settings = load_settings(home=ctx.obj["home"], landing=landing)
     os.environ["LAKEHOUSE_HOME"] = str(settings.home)
     return settings
+
+
+def require_home(settings: Settings) -> None:
+    """Read commands never create a state directory: a home that does not exist is a mistake."""
+    if not settings.home.is_dir():
+        raise RunFailed(
+            f"{settings.home} does not exist: no lakehouse here (pass --home DIR or set LAKEHOUSE_HOME; "
+            "`lakehouse run` creates it)"
+        )
 
 
 def spark_for(settings: Settings, guard: bool = True):
@@ -149,7 +196,7 @@ landing_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LakehouseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False),
@@ -211,6 +258,44 @@ def run_pipeline(
     return report, outcome
 
 
+def check_vars(dbt_vars: str | None) -> str | None:
+    """``--vars`` must be a YAML mapping (dbt's own format), checked before any work."""
+    if dbt_vars is None:
+        return None
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(dbt_vars)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        example = "--vars '{as_of_date: 2021-03-01}'"
+        raise ConfigError(f"--vars is not valid YAML ({problem}{where}); e.g. {example}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError("--vars must be a YAML mapping of names to values, e.g. --vars '{as_of_date: 2021-03-01}'")
+    return dbt_vars
+
+
+def check_select(settings: Settings, select: str, dbt_vars: str | None, unit_tests: bool) -> None:
+    """``--select`` must match something, checked (dbt ls, no Spark) before any ingestion."""
+    from ingestion.dbt_runner import list_nodes
+
+    args = ["--select", select]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    if dbt_vars:
+        args += ["--vars", dbt_vars]
+    nodes, problem = list_nodes(settings, args)
+    if problem:
+        raise ConfigError(f"--select {select!r}: {problem}")
+    if not nodes:
+        raise ConfigError(
+            f"--select {select!r} matches no model, seed, snapshot or test; nothing was run "
+            "(list them with `lakehouse dbt ls`)"
+        )
+
+
 def quarantine_verdict(report, strict: bool) -> int:
     """Say loudly what did not make it to bronze; with ``--strict`` that fails the run."""
     rows, files = report.rows_quarantined, report.files_rejected
@@ -256,7 +341,10 @@ def run(
 
     settings = make_settings(ctx, landing)
     started = time.monotonic()
+    dbt_vars = check_vars(dbt_vars)
     with holding_state(ctx, settings, "run"):
+        if select:
+            check_select(settings, select, dbt_vars, unit_tests)
         spark = spark_for(settings)
         report, outcome = run_pipeline(spark, settings, select, full_refresh, ctx.obj["verbose"], dbt_vars, unit_tests)
         code = max(FAILED if outcome.failed else OK, quarantine_verdict(report, strict))
@@ -292,20 +380,49 @@ def ingest(ctx: click.Context, landing: str | None, source: str | None, strict: 
     return code
 
 
-@cli.command()
-@click.argument("sql")
+@cli.command(cls=SqlCommand)
+@click.argument("sql", required=False)
+@click.option(
+    "-f",
+    "--file",
+    "sql_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read the SQL from FILE (`-f -` or a SQL argument of `-`: from standard input).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_context
 @handle_errors
-def query(ctx: click.Context, sql: str, fmt: str) -> int:
-    """Run SQL against the lakehouse (bronze.*, silver.*, gold.*) and print the result."""
+def query(ctx: click.Context, sql: str | None, sql_file, fmt: str) -> int:
+    """Run one read-only SQL statement (SELECT/WITH, SHOW, DESCRIBE, EXPLAIN) and print the result.
+
+    SQL is the argument, `-f FILE`, or `-` for standard input. Anything that writes is refused (exit 2).
+    """
     from pyspark.errors import PySparkException
 
+    from ingestion.readonly import SqlSyntaxError, refusal, spark_plan
     from ingestion.report import format_csv, format_json, format_table
 
+    if sql is not None and sql_file is not None:
+        raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
+    if sql_file is not None:
+        sql = sql_file.read()
+    elif sql == "-":
+        sql = sys.stdin.read()
+    if sql is None:
+        raise click.UsageError('give the SQL: lakehouse query "select ...", -f FILE, or - (standard input)')
+    if not sql.strip():
+        raise ConfigError("the SQL is empty")
     settings = make_settings(ctx)
+    require_home(settings)
     with holding_state(ctx, settings, "query"):
         spark = spark_for(settings)
+        try:
+            why = refusal(spark_plan(spark, sql))
+        except SqlSyntaxError as exc:
+            raise RunFailed(f"query failed: {exc}") from None
+        if why:
+            raise ConfigError(why)
         try:
             df = spark.sql(sql)
             columns, rows = df.columns, [tuple(r) for r in df.collect()]
@@ -329,6 +446,7 @@ def status(ctx: click.Context) -> int:
     from ingestion.report import format_table, last_run
 
     settings = make_settings(ctx)
+    require_home(settings)
     with holding_state(ctx, settings, "status"):
         spark = spark_for(settings)
         ensure_tables(spark, SOURCES)
@@ -470,17 +588,22 @@ def remove_orphans(ctx: click.Context, settings: Settings, yes: bool, dry_run: b
 @handle_errors
 def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> int:
     """Run any dbt command in-process with the lakehouse's Spark session, e.g. `lakehouse dbt test`."""
-    from ingestion.dbt_runner import run_dbt
+    from ingestion.dbt_runner import run_dbt, usage_problem
     from ingestion.report import dbt_summary
 
     if not dbt_args:
         raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
     settings = make_settings(ctx)
+    problem = usage_problem(settings, list(dbt_args))  # before the JVM starts: dbt's own message
+    if problem:
+        raise ConfigError(f"dbt: {problem}")
     with holding_state(ctx, settings, "dbt"):
         spark = spark_for(settings)
         outcome = run_dbt(spark, settings, list(dbt_args), quiet=False)
     if outcome.nodes:
         echo(dbt_summary(outcome))
+    elif outcome.error:
+        error(f"dbt: {outcome.error.splitlines()[0]}")
     return FAILED if outcome.failed else OK
 
 

@@ -59,6 +59,53 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
+    """dbt's own message when ``dbt <args>`` is not a valid command line (unknown command or
+    option, missing value), found by dbt's command-line parser alone: nothing runs, no Spark."""
+    import click
+    from dbt.cli.main import cli as dbt_cli
+
+    if HELP.intersection(args):
+        return None  # dbt prints its help or version itself
+
+    def parse(command: click.Command, name: str, words: list[str], parent: click.Context | None) -> None:
+        with command.make_context(name, words, parent=parent) as ctx:
+            rest = [*ctx.protected_args, *ctx.args] if isinstance(command, click.Group) else []
+            if rest:
+                sub_name, sub, sub_words = command.resolve_command(ctx, rest)
+                if sub is not None and sub_name is not None:
+                    parse(sub, sub_name, sub_words, ctx)
+
+    os.environ.update(dbt_environment(settings))
+    try:
+        parse(dbt_cli, "dbt", list(args), None)
+    except click.exceptions.UsageError as exc:
+        return exc.format_message()
+    except (click.exceptions.Exit, click.exceptions.Abort):
+        return None
+    return None
+
+
+HELP = {"-h", "--help", "-v", "-V", "--version"}
+
+
+def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str | None]:
+    """``dbt ls <args>`` in-process, without Spark (dbt parses the project, saving the parse for the
+    build that follows): the unique ids selected, and dbt's error message if it failed."""
+    import contextlib
+    import io
+
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_environment(settings))
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = dbtRunner().invoke(["--quiet", "ls", "--output", "name", *args])
+    if not result.success:
+        text = str(result.exception or "dbt ls failed").strip()
+        return [], text.splitlines()[0] if text else "dbt ls failed"
+    return list(result.result or []), None
+
+
 def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models)."""
     from dbt.cli.main import dbtRunner

@@ -72,6 +72,8 @@ class IngestReport:
     outside: list[str] = field(default_factory=list)
     landing_missing: str | None = None
     archived: list[str] = field(default_factory=list)
+    other_sources: int = 0
+    """Landing files of sources this run did not select (``--source``): left alone, counted only."""
 
     @property
     def rows_quarantined(self) -> int:
@@ -266,10 +268,7 @@ def plan_files(
         lacking = [c for c in source.required_columns if c in missing]
         if len(missing) == len(source.columns):
             record.status = "rejected"
-            record.message = (
-                f"header matches none of the expected columns ({', '.join(c.name for c in source.columns)}); "
-                f"found {header[:10]!r}: wrong delimiter or wrong file?"
-            )
+            record.message = no_header_message(source, header)
             continue
         if lacking:
             record.status = "rejected"
@@ -284,6 +283,17 @@ def plan_files(
         record.message = "; ".join(notes) or None
         groups[tuple(header)].append(file)
     return groups
+
+
+def no_header_message(source: Source, header: Sequence[str]) -> str:
+    """Why a first line is not a header, without repeating it (it may be a row of data: PII)."""
+    expected = [c.name for c in source.columns]
+    shown = ", ".join(expected[:8]) + (f" and {len(expected) - 8} more" if len(expected) > 8 else "")
+    return (
+        f"header matches none of the expected columns: its first line has {len(header)} field(s), "
+        f"the registry expects {len(expected)} named {shown}; is the header missing (the first line is data), "
+        f"or a wrong delimiter (expected {source.csv.delimiter!r}) or a wrong file?"
+    )
 
 
 def ingest(
@@ -306,8 +316,11 @@ def ingest(
     if not settings.landing.is_dir():
         report.landing_missing = str(settings.landing)
     selected = [s for s in sources if only is None or s.name == only]
-    found = discover(settings.landing, selected, settle_seconds=settle_seconds)
+    found = discover(settings.landing, sources, settle_seconds=settle_seconds)  # all: a file belongs to one source
     report.unmatched, report.unsettled, report.outside = found.unmatched, found.unsettled, found.outside
+    chosen = {s.name for s in selected}
+    report.other_sources = sum(1 for f in found.files if f.source not in chosen)
+    found.files = [f for f in found.files if f.source in chosen]
     known = ledger.known_files()
     new_files = [f for f in found.files if f.key not in known.keys]
     for source in selected:

@@ -62,8 +62,12 @@ class FileDate:
 
 
 def date_in_name(prefix: str) -> FileDate:
-    """``<prefix>YYYY_MM_DD.csv``, e.g. ``customer_subscription_2023_08_21.csv``."""
-    return FileDate(rf"(^|/){re.escape(prefix)}(?P<year>\d{{4}})_(?P<month>\d{{2}})_(?P<day>\d{{2}})\.csv(\.gz)?$")
+    """``<prefix>YYYY_MM_DD[_suffix].csv``, e.g. ``customer_subscription_2023_08_21.csv``, or with an
+    optional suffix after the date for further deliveries of that date (``..._2023_08_22_fix1.csv``,
+    ``..._part2.csv``)."""
+    return FileDate(
+        rf"(^|/){re.escape(prefix)}(?P<year>\d{{4}})_(?P<month>\d{{2}})_(?P<day>\d{{2}})(_[^/]*)?\.csv(\.gz)?$"
+    )
 
 
 def date_in_path() -> FileDate:

@@ -47,8 +47,8 @@ def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Decimal):  # exact, with the column's scale: "97.5500", never 97.55
+        return format(value, "f")
     return str(value)
 
 
@@ -84,6 +84,8 @@ def ingest_summary(report: IngestReport) -> str:
         )
     for path in report.unmatched:
         lines.append(f"  ignored  {path}: matches no source in the registry")
+    if report.other_sources:
+        lines.append(f"  ignored  {report.other_sources} file(s) of other sources (not selected by --source)")
     for path in report.unsettled:
         lines.append(f"  waiting  {path}: still being written (modified too recently)")
     for path in report.outside:

@@ -47,6 +47,7 @@ for step in json.load(sys.stdin):
         results.append(None)
     elif "cli" in step:
         out, err = io.StringIO(), io.StringIO()
+        sys.stdin = io.StringIO(step.get("stdin", ""))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 cli.main(step["cli"], prog_name="lakehouse", standalone_mode=False)
@@ -79,7 +80,8 @@ def scenario(home: Path, landing: Path, steps: list[dict]) -> list:
     - ``{"land": [[file, path relative to landing], ...]}`` copies files into the landing zone (None);
     - ``{"cli": ["run", "--select", ...]}`` runs a `lakehouse` command through the real click entry
       point (exit code, stdout, stderr), as a user's shell would, but in the same process (and JVM)
-      as the previous steps: state must still go through the warehouse and ledger on disk;
+      as the previous steps: state must still go through the warehouse and ledger on disk
+      (an optional ``"stdin"`` text is the command's standard input);
     - ``{"query": {name: sql}}`` reads tables (rows rendered like ``--format csv``: null -> "").
     """
     result = subprocess.run(

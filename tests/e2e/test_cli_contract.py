@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import json
+import re
+import subprocess
+import sys
+from decimal import Decimal
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 
 def test_unknown_source_is_bad_usage(tmp_path):
@@ -34,7 +39,7 @@ def test_second_run_is_refused_while_the_state_directory_is_in_use(tmp_path):
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_cli("run", home=home, landing=tmp_path)
     assert result.returncode == 1
-    assert "is in use by" in result.stderr and "--wait" in result.stderr
+    assert result.stderr.startswith("error: ") and "is in use by" in result.stderr and "--wait" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -43,3 +48,100 @@ def test_sources_lists_the_registry(tmp_path):
     assert result.returncode == 0
     assert "telecom_subscriptions" in result.stdout
     assert "telecom/customer_subscription_*.csv" in result.stdout
+
+
+def test_read_commands_on_a_missing_home_say_so_and_create_nothing(tmp_path):
+    home = tmp_path / "nowhere"
+    for args in (["status"], ["query", "select 1"]):
+        result = run_cli(*args, home=home)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(f"error: {home} does not exist"), result.stderr
+        assert not home.exists()
+
+
+def test_query_sql_may_start_with_a_comment_or_come_from_stdin(tmp_path):
+    # parsed before anything else: on a missing home the SQL gets as far as the home check
+    home = tmp_path / "nowhere"
+    commented = run_cli("query", "-- features of today\nselect 1", "--format", "csv", home=home)
+    assert commented.returncode == 1 and "does not exist" in commented.stderr, commented.stderr
+    assert "No such option" not in commented.stderr
+    piped = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "--home", str(home), "query", "-"],
+        cwd=REPO,
+        input="select 1",
+        capture_output=True,
+        text=True,
+    )
+    assert piped.returncode == 1 and "does not exist" in piped.stderr, piped.stderr
+    both = run_cli("query", "select 1", "-f", str(tmp_path / "q.sql"), home=home)
+    assert both.returncode == 2
+
+
+def test_click_usage_errors_have_the_same_error_style(tmp_path):
+    messages = {
+        "'xml' is not one of 'table', 'csv', 'json'": ["query", "select 1", "--format", "xml"],
+        "'soon' is not a valid float": ["--wait", "soon", "status"],
+        "No such command 'nonsense'": ["nonsense"],
+        "give the SQL": ["query"],
+    }
+    for message, args in messages.items():
+        result = run_cli(*args, home=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("error: ") and message in result.stderr, (args, result.stderr)
+        assert "Error:" not in result.stderr and "Usage:" not in result.stderr
+
+
+def test_dbt_usage_errors_pass_dbt_s_message_through(tmp_path):
+    result = run_cli("dbt", "nonsense", home=tmp_path / "home")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: dbt: No such command 'nonsense'."
+    option = run_cli("dbt", "ls", "--no-such-flag", home=tmp_path / "home")
+    assert option.returncode == 2 and "No such option '--no-such-flag'" in option.stderr, option.stderr
+
+
+def landing_with_a_file(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "telecom").mkdir(parents=True)
+    (landing / "telecom" / "customer_subscription_2023_08_21.csv").write_text(
+        "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate\n1,A,B,Prepaid,25,2022-01-01\n"
+    )
+    return landing
+
+
+def test_run_checks_vars_before_any_work(tmp_path):
+    landing, home = landing_with_a_file(tmp_path), tmp_path / "home"
+    for bad, message in [
+        ("not: [yaml", "--vars is not valid YAML"),
+        ("[2021-03-01]", "--vars must be a YAML mapping"),
+    ]:
+        result = run_cli("run", "--vars", bad, home=home, landing=landing)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.startswith(f"error: {message}"), result.stderr
+        assert "\x1b[" not in result.stderr + result.stdout  # no raw coloured dbt line
+    assert not home.exists()  # nothing ingested, nothing created
+
+
+def test_run_select_matching_nothing_is_refused_before_ingestion(tmp_path):
+    landing, home = landing_with_a_file(tmp_path), tmp_path / "home"
+    result = run_cli("run", "--select", "nosuchmodel", home=home, landing=landing)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "error: --select 'nosuchmodel' matches no model, seed, snapshot or test" in result.stderr
+    assert "Ingestion" not in result.stdout
+    assert not (home / "warehouse").exists() and not (home / "metastore_db").exists()
+
+
+def test_json_decimals_are_exact_with_the_column_scale():
+    from ingestion.report import format_json
+
+    text = format_json(["charge", "zero", "n"], [(Decimal("97.5500"), Decimal("0E-8"), 3)])
+    assert json.loads(text) == [{"charge": "97.5500", "zero": "0.00000000", "n": 3}]
+
+
+def test_readme_lists_every_environment_variable(tmp_path):
+    names = set(re.findall(r"LAKEHOUSE_[A-Z_]+", (REPO / "ingestion" / "config.py").read_text()))
+    readme = (REPO / "README.md").read_text()
+    [environment] = [p for p in readme.split("\n\n") if p.startswith("Environment:")]
+    assert "LAKEHOUSE_TARGET" in names
+    assert sorted(n for n in names if f"`{n}`" not in environment) == []
+    target = run_cli("env", home=tmp_path, env={"LAKEHOUSE_TARGET": "athena"})  # what the README says it does
+    assert target.returncode == 0 and "export LAKEHOUSE_TARGET=athena" in target.stdout.splitlines()

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import itertools
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 
 from ingestion.demo import invoices
+from tests.conftest import REPO
 from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e
@@ -104,6 +107,17 @@ def land(paths: list[Path], outbox: Path) -> dict:
     return {"land": [[str(p), str(p.relative_to(outbox))] for p in paths]}
 
 
+def readme_sql() -> list[str]:
+    """Every statement of the README's ```sql blocks, as a reader pastes it into `lakehouse query`
+    (blocks split on `;` at the end of a statement; comment-only pieces dropped)."""
+    statements = []
+    for block in re.findall(r"```sql\n(.*?)```", (REPO / "README.md").read_text(), re.S):
+        for piece in re.split(r";[ \t]*(?=--|\n|$)", block):
+            if any(line.strip() and not line.strip().startswith("--") for line in piece.splitlines()):
+                statements.append(piece.strip())
+    return statements
+
+
 def assert_ok(step: dict) -> None:
     assert step["code"] == 0, step["stdout"] + step["stderr"]
 
@@ -111,16 +125,25 @@ def assert_ok(step: dict) -> None:
 def test_real_files_give_the_original_check_values(tmp_path, shared_datasets):
     real = [shared_datasets / "invoices" / f"{table}.csv" for table in invoices.TABLES]
     as_of = dt.date(2021, 3, 19)
-    result, state = scenario(
+    # the README's SQL, run as written (its time-travel commands are run by the daily-deliveries test)
+    sql = readme_sql()
+    assert len(sql) == 1 and sql[0].startswith("-- every run keeps")
+    result, state, *from_readme = scenario(
         tmp_path / "home",
         tmp_path / "landing",
         [
             {"land": [[str(p), f"invoices/{p.stem}/{p.name}"] for p in real]},
             {"cli": ["run", *INVOICES_ONLY, "--vars", "{as_of_date: 2021-03-19}"]},
             {"query": QUERIES},
+            *[{"cli": ["query", statement, "--format", "csv"]} for statement in sql],
         ],
     )[1:]
     assert_ok(result)
+    for step in from_readme:
+        assert_ok(step)
+    [compared] = (list(csv.DictReader(io.StringIO(s["stdout"]))) for s in from_readme)
+    assert compared == []  # one as-of date so far: nothing a month before it
+    assert from_readme[0]["stdout"].split()[0] == "account_id,feature_total_invoices,invoices_a_month_ago"
     accounts, invoice_features = features(state)
 
     assert accounts["1"][6:8] == ("50", "7") and accounts["2"][6:8] == ("21", "15")
@@ -184,16 +207,22 @@ def test_daily_deliveries_equal_a_single_load_and_keep_history(tmp_path):
     snapshot_ids = {table: [row["snapshot_id"] for row in incremental[table]] for table in TRAVELLED.values()}
     assert all(len(ids) == 3 for ids in snapshot_ids.values()), snapshot_ids  # one per run, none lost
     travel = time_travel(moments, snapshot_ids)
-    before_refresh, refreshed, after_refresh, referenced = scenario(
+    *travelled_before, refreshed, after_refresh, referenced = scenario(
         home,
         tmp_path / "landing_a",
         [
-            {"query": travel},
+            *[{"cli": ["query", sql, "--format", "csv"]} for sql in travel.values()],  # as the README does
             {"cli": ["run", "--full-refresh", *INVOICES_ONLY]},
             {"query": {**travel, **QUERIES}},
             {"query": referenced_files_queries(home)},
         ],
     )
+    for step in travelled_before:
+        assert_ok(step)
+    before_refresh = {
+        name: list(csv.DictReader(io.StringIO(step["stdout"])))
+        for name, step in zip(travel, travelled_before, strict=True)
+    }
     assert_ok(refreshed)
     for state in (before_refresh, after_refresh):
         for run, moment in enumerate(moments):

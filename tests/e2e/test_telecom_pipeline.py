@@ -1,12 +1,76 @@
-"""The telecom pipeline end to end on the three real files, through the CLI as a user runs it."""
+"""The telecom pipeline end to end on the three real files, through the CLI as a user runs it; then,
+on the built tables and in the same process, what an operator does on a bad day: queries that would
+write (refused, nothing changed), SQL from a file and stdin, the README's replay of quarantined rows
+(`..._fix1.csv`), a rejected file delivered again, `ingest --source` beside other sources' files."""
 
 from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
 
 import pytest
 
 from tests.e2e.helpers import STATE_SQL, scenario, telecom_state
 
 pytestmark = pytest.mark.e2e
+
+WRITES = [
+    "drop table gold.subscriptions_by_plan",
+    "delete from bronze.telecom_subscriptions where 1=1",
+    "with x as (select * from bronze.telecom_subscriptions) insert into bronze.telecom_subscriptions select * from x",
+    "call system.rollback_to_snapshot('silver.subscriptions', 1)",
+    "cache table gold.subscription_loads",
+    "set spark.sql.ansi.enabled = false",
+]
+HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate\n"
+DAY = "telecom/customer_subscription_2023_08_25"
+OTHER_DAY = "telecom/customer_subscription_2023_08_26"
+QUARANTINE_SQL = (  # the README's "Inspect and replay quarantined rows"
+    "select source_file, record_number, reason, raw_record from bronze.quarantine\n"
+    f"                 where source_file = '{DAY}.csv' order by record_number"
+)
+
+
+def bad_day_steps(files, events: list) -> list[dict]:
+    """Steps after the three days: writes refused, SQL from a file/stdin, replay, --source."""
+    (files / "plans.sql").write_text(
+        "-- average charge per plan\nselect plan_type, avg_monthly_charge, cast(97.55 as decimal(10, 4)) as exact\n"
+        "from gold.subscriptions_by_plan order by plan_type;\n"
+    )
+    (files / "bad.csv").write_text(
+        HEADER + "9101,Ann,Lee,Prepaid,25,2023-08-01\n9102,Bo,Kim,Prepaid,twenty,2023-08-02\n"
+    )
+    (files / "fix1.csv").write_text(HEADER + "9102,Bo,Kim,Prepaid,20,2023-08-02\n")
+    (files / "headerless.csv").write_text("9201,Cy,Ng,Postpaid,40,2023-08-03\n9202,Di,Ho,Postpaid,45,2023-08-04\n")
+    (files / "fixed.csv").write_text(HEADER + (files / "headerless.csv").read_text())
+    return [
+        *[{"cli": ["query", sql]} for sql in WRITES],
+        {"query": {"state": STATE_SQL}},
+        {"cli": ["query", "-- every row\nselect count(*) as n from bronze.telecom_subscriptions", "--format", "csv"]},
+        {"cli": ["query", "-f", str(files / "plans.sql"), "--format", "json"]},
+        {"cli": ["query", "-", "--format", "csv"], "stdin": "select count(*) as n from silver.subscriptions\n"},
+        {"land": [[str(files / "bad.csv"), f"{DAY}.csv"], [str(files / "headerless.csv"), f"{OTHER_DAY}.csv"]]},
+        {"cli": ["ingest"]},
+        {"cli": ["query", QUARANTINE_SQL, "--format", "csv"]},
+        {
+            "land": [
+                [str(files / "fix1.csv"), f"{DAY}_fix1.csv"],  # only the corrected row, the date + a suffix
+                [str(files / "fixed.csv"), f"{OTHER_DAY}.csv"],  # the rejected file, fixed, same name
+                *[[str(p), f"events/{p.name}"] for p in events],
+                [str(files / "fixed.csv"), "airline/airport_codes/not_now.csv"],
+            ]
+        },
+        {"cli": ["ingest", "--source", "telecom_subscriptions"]},
+        {
+            "query": {
+                "bronze": "select _source_file, cast(_file_date as string) as d, count(*) as n "
+                "from bronze.telecom_subscriptions where _file_date >= date'2023-08-25' group by 1, 2 order by 1",
+                "other": "select count(*) as n from meta.ingest_files where source <> 'telecom_subscriptions'",
+            }
+        },
+    ]
 
 
 def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
@@ -30,7 +94,9 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     steps += [{"cli": telecom_only}, {"query": {"state": STATE_SQL}}]  # re-run: nothing new
     redelivered = [[str(real[0]), "telecom/customer_subscription_2023_08_24.csv"]]  # same bytes, new name
     steps += [{"land": redelivered}, {"cli": telecom_only}, {"query": {"state": STATE_SQL}}]
-    results = scenario(home, landing, steps)
+    events = sorted((shared_datasets / "events").glob("user_*.csv"))
+    (tmp_path / "files").mkdir()
+    results = scenario(home, landing, steps + bad_day_steps(tmp_path / "files", events))
 
     for day in range(3):
         run, state = results[3 * day + 1], telecom_state(results[3 * day + 2]["state"])
@@ -52,3 +118,40 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     assert redelivery["code"] == 0, redelivery["stdout"] + redelivery["stderr"]
     assert "same content as telecom/customer_subscription_2023_08_21.csv" in redelivery["stdout"]
     assert redelivery_state == state
+
+    # a query that would write is refused before it runs: exit 2, nothing changed
+    bad_day = results[len(steps) :]
+    for sql, refused in zip(WRITES, bad_day, strict=False):
+        assert refused["code"] == 2, (sql, refused)
+        assert refused["stderr"].startswith("error: query is read-only: "), refused["stderr"]
+    after, commented, from_file, from_stdin, _, first, quarantined, _, second, replayed = bad_day[len(WRITES) :]
+    assert telecom_state(after["state"]) == state
+    # SQL starting with a comment, from a file, from stdin; json decimals exact with the column's scale
+    assert commented["code"] == 0 and commented["stdout"].split() == ["n", "50"], commented
+    assert from_file["code"] == 0, from_file
+    plans = json.loads(from_file["stdout"])
+    assert [p["plan_type"] for p in plans] == ["Postpaid", "Prepaid"]
+    assert {p["exact"] for p in plans} == {"97.5500"}
+    assert {p["plan_type"]: Decimal(p["avg_monthly_charge"]) * 100 for p in plans} == state["avg_charge_cents"]
+    assert from_stdin["code"] == 0 and from_stdin["stdout"].split() == ["n", "50"], from_stdin
+
+    # the README's replay: quarantined row fixed in `<date>_fix1.csv`; a rejected file delivered again
+    assert first["code"] == 0, first
+    assert (
+        f"REJECTED {OTHER_DAY}.csv: header matches none of the expected columns: its first line has 6"
+        in (first["stdout"])
+    )
+    rows = list(csv.DictReader(io.StringIO(quarantined["stdout"])))
+    assert [(r["record_number"], r["reason"]) for r in rows] == [
+        ("2", "MonthlyCharge: cannot parse 'twenty' as decimal(10,2)")
+    ]
+    assert second["code"] == 0, second
+    assert replayed["bronze"] == [
+        {"_source_file": f"{DAY}.csv", "d": "2023-08-25", "n": "1"},
+        {"_source_file": f"{DAY}_fix1.csv", "d": "2023-08-25", "n": "1"},
+        {"_source_file": f"{OTHER_DAY}.csv", "d": "2023-08-26", "n": "2"},
+    ]
+    # --source: the other sources' files are left alone and summed up in one line
+    assert replayed["other"] == [{"n": "0"}]
+    ignored = [line for line in second["stdout"].splitlines() if "ignored" in line]
+    assert ignored == [f"  ignored  {len(events) + 1} file(s) of other sources (not selected by --source)"]

@@ -3,8 +3,10 @@ scan of everything the runs wrote for PII and credentials.
 
 1. run A is running; run B is refused at once with a message naming A (no Derby boot error);
    C (``ingest --wait``) waits for A, then finds nothing new (nothing doubled).
-2. No run report, log or terminal output holds a credential from the environment or a PII value
-   (names of quarantined and ingested rows).
+2. No run report, log or terminal output (`status` included) holds a credential from the environment
+   or a PII value: names of quarantined and ingested rows, and of files rejected for every reason
+   (header missing, wrong delimiter, required column missing, not UTF-8, binary, truncated gzip,
+   impossible date in the name, a quote that never closes, blank lines only).
 3. `status` as the first command after a `kill -9` of an ingestion: it repairs nothing, and the
    killed batch's rows are pending (exit 0), not a conservation break; the next ingest rolls back.
 4. The metastore is corrupted: commands fail with one line that points at `lakehouse repair`.
@@ -20,6 +22,7 @@ scan of everything the runs wrote for PII and credentials.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -51,6 +54,43 @@ TABLES = [
 DROP_GONE = "drop table bronze.gone"  # without purge: the folder stays
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYTESTSECRET"
 PII = ["Zelda-Quarantined-Pii", "Yusuf-Ingested-Pii", "+1-555-0199-PII"]
+HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate\n"
+REJECTED_PII = {  # landing path -> (bytes, a PII value in it): every kind of file rejection
+    "telecom/customer_subscription_2023_08_31.csv": (
+        b"9101,Headerless-Pii-Zebediah,Quackenbush,Prepaid,25,2022-01-01\n",
+    ),
+    "telecom/customer_subscription_2023_09_01.csv": (
+        HEADER.replace(",", ";") + "9102;Delimiter-Pii-Ann;X;Prepaid;25;2022-01-01\n",
+    ),
+    "telecom/customer_subscription_2023_09_02.csv": (
+        HEADER.replace("CustomerID,", "") + "Required-Pii-Bo,X,Prepaid,25,2022-01-01\n",
+    ),
+    "telecom/customer_subscription_2023_09_03.csv": (
+        HEADER.encode() + "9103,Latin1-Pii-Jos\u00e9,X,Prepaid,25,2022-01-01\n".encode("latin-1"),
+    ),
+    "telecom/customer_subscription_2023_09_04.csv": (HEADER.encode() + b"9104,Binary-Pii-Cy\x00\x01\x02,X\n",),
+    "telecom/customer_subscription_2023_09_05.csv.gz": (
+        gzip.compress((HEADER + "9105,Gzip-Pii-Di,X,Prepaid,25,2022-01-01\n" * 50).encode())[:60],
+    ),
+    "telecom/customer_subscription_2023_02_30.csv": (HEADER + "9106,Date-Pii-Ed,X,Prepaid,25,2022-01-01\n",),
+    "invoices/accounts/accounts_quote.csv": (
+        "account_id,company_name,company_address,contact_person,contact_phone,gender,joining_date\n"
+        '7001,Quote-Pii-Co,"1 Never Closed Street,Quote-Pii-Fay,555,F,1/1/2020\n7002,B,C,D,E,F,1/1/2020\n',
+    ),
+    "telecom/customer_subscription_2023_09_06.csv": ("\n\n   \n",),
+}
+REJECTED_VALUES = [
+    "Headerless-Pii-Zebediah",
+    "Quackenbush",
+    "Delimiter-Pii-Ann",
+    "Required-Pii-Bo",
+    "Latin1-Pii-Jos",
+    "Binary-Pii-Cy",
+    "Gzip-Pii-Di",
+    "Date-Pii-Ed",
+    "Quote-Pii-Co",
+    "Quote-Pii-Fay",
+]
 
 
 def pii_file(path: Path) -> None:
@@ -68,6 +108,9 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     for path in days[:2]:
         (landing / "telecom" / path.name).write_bytes(path.read_bytes())
     pii_file(landing / "telecom" / "customer_subscription_2023_08_30.csv")
+    for relative, (content,) in REJECTED_PII.items():
+        (landing / relative).parent.mkdir(parents=True, exist_ok=True)
+        (landing / relative).write_bytes(content if isinstance(content, bytes) else content.encode())
     env = {**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(landing)}
     env["AWS_SECRET_ACCESS_KEY"] = SECRET
 
@@ -91,7 +134,9 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     run_c, before = scenario(home, landing, [{"cli": ["--wait", "600", "ingest"]}, {"query": _everything()}])
     out_a, err_a = run_a.communicate(timeout=600)
     assert run_a.returncode == 0, out_a + err_a
-    assert "WARNING: 1 row(s) quarantined and 0 file(s) rejected" in out_a  # succeeded, and said so loudly
+    rejected = len(REJECTED_PII)
+    assert f"WARNING: 1 row(s) quarantined and {rejected} file(s) rejected" in out_a  # succeeded, said so loudly
+    assert out_a.count("  REJECTED ") == rejected, out_a
     assert "record 2: MonthlyCharge: cannot parse 'not-a-number' as decimal(10,2)" in out_a
     assert run_c["code"] == 0 and "Ingestion: no new files" in run_c["stdout"], run_c
     assert len(before["bronze.telecom_subscriptions"]) == 25 + 25 + 1  # nothing doubled
@@ -103,7 +148,7 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
         p.read_text(errors="replace") for p in written
     ]:
         assert SECRET not in text
-        assert not [value for value in PII if value in text]
+        assert not [value for value in PII + REJECTED_VALUES if value in text]
     # (the quarantined row itself is kept, in bronze.quarantine, as sensitive as bronze)
     assert any(PII[0] in row["raw_record"] for row in before["bronze.quarantine"])
 
@@ -185,6 +230,12 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
     ingested = [line for line in rerun["stdout"].splitlines() if line.startswith("telecom_subscriptions")]
     assert ingested and ingested[0].split()[1:2] == ["1"], rerun["stdout"]  # only the new file
     assert status["code"] == 0 and "conservation: OK" in status["stdout"], status
+    assert status["stdout"].count("  REJECTED ") == len(REJECTED_PII), status["stdout"]
+    assert "is the header missing" in status["stdout"]
+    for text in [status["stdout"], status["stderr"], rerun["stdout"]] + [
+        p.read_text(errors="replace") for d in ("runs", "logs") for p in (home / d).rglob("*") if p.is_file()
+    ]:
+        assert not [value for value in PII + REJECTED_VALUES if value in text]
     reports = sorted((home / "runs").glob("*-ingest.json"))
     assert json.loads(reports[-1].read_text())["ingest"]["sources"]["telecom_subscriptions"]["rows_ingested"] == 25
 

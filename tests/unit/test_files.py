@@ -49,6 +49,17 @@ def test_file_date_from_name_and_path():
         derive_file_date(date_in_name("customer_subscription_"), "telecom/customer_subscription_2023_02_30.csv")
 
 
+@pytest.mark.parametrize("suffix", ["_fix1", "_part2", "_corrected rows"])
+def test_a_suffix_after_the_date_in_the_name_keeps_the_date(suffix):
+    name = f"telecom/customer_subscription_2023_08_22{suffix}.csv"
+    assert derive_file_date(date_in_name("customer_subscription_"), name) == dt.date(2023, 8, 22)
+    assert derive_file_date(date_in_name("customer_subscription_"), name + ".gz") == dt.date(2023, 8, 22)
+    assert (
+        derive_file_date(date_in_name("customer_subscription_"), "telecom/customer_subscription_2023_08_2212.csv")
+        is None
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "temporary"),
     [("a.csv", False), (".a.csv", True), ("_a.csv", True), ("a.csv.tmp", True), ("a.csv._COPYING_", True)],

@@ -247,3 +247,20 @@ def test_extra_columns_are_added_to_bronze_and_missing_ones_are_null(spark, sett
     write(tmp_path, source, 23, rows(23, 1))  # the next file without them: null again
     ingest(spark, settings, [source])
     assert count(spark, source.table, "region is null") == 3
+
+
+def test_a_header_less_file_is_rejected_without_repeating_its_first_line(source, tmp_path):
+    from ingestion.files import LandingFile
+
+    path = write(tmp_path, source, 22, ["8001,Zebediah,Quackenbush,Prepaid,25,2022-01-01"], header=None)
+    file = LandingFile(source.name, f"{source.name}/{path.name}", path, path.stat().st_size, 0)
+    record = FileRecord(source.name, file.rel_path, file.size, 0, "hash", None, "ingested")
+
+    assert plan_files(source, [file], {file.rel_path: record}) == {}  # no JVM: rejected on its header
+    assert record.status == "rejected"
+    assert record.message == (
+        "header matches none of the expected columns: its first line has 6 field(s), the registry expects 6 "
+        "named CustomerID, FirstName, LastName, PlanType, MonthlyCharge, SubscriptionDate; is the header "
+        "missing (the first line is data), or a wrong delimiter (expected ',') or a wrong file?"
+    )
+    assert not [value for value in ("8001", "Zebediah", "Quackenbush") if value in record.message]
