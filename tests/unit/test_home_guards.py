@@ -6,7 +6,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import subprocess
 import uuid
+
+import pytest
 
 from ingestion.registry import SOURCES
 from ingestion.repair import find_tables
@@ -160,3 +164,23 @@ def test_orphan_removal_never_runs_while_another_command_holds_the_state(tmp_pat
             assert result.returncode == 1, result.stdout + result.stderr
             assert "is in use by pid 4242 (run, since 2026-01-01T00:00:00Z)" in result.stderr
     assert run_cli("repair", "--dry-run", home=home).returncode == 2  # --dry-run only goes with --orphans
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="util-linux flock not installed")
+def test_the_readme_backup_lock_keeps_every_command_out(tmp_path):
+    """README, backup: `flock $LAKEHOUSE_HOME/lakehouse.lock tar ...` holds the lock `lakehouse` takes."""
+    home = tmp_path / "home"
+    home.mkdir()
+    backup = subprocess.Popen(
+        ["flock", str(home / "lakehouse.lock"), "sh", "-c", "echo locked; cat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert backup.stdout.readline().strip() == "locked"
+        for command in (["run"], ["repair", "--orphans", "--yes"]):
+            result = run_cli(*command, home=home, landing=tmp_path / "landing")
+            assert result.returncode == 1 and "is in use by" in result.stderr, result.stderr
+    finally:
+        backup.communicate("")
