@@ -180,11 +180,12 @@ def spark_for(settings: Settings, guard: bool = True):
     from ingestion.repair import catalog_is_empty, home_problem, lost_metastore, table_metadata_dirs
     from ingestion.spark import build_session
 
-    if guard and (problem := home_problem(settings.home, settings.warehouse_dir, settings.metastore_dir)):
+    dirs = table_metadata_dirs(settings.warehouse_dir) if guard else []  # one walk of the warehouse
+    if problem := home_problem(settings.home, dirs, settings.metastore_dir):
         raise RunFailed(problem)
     spark = build_session(settings)
-    if guard and catalog_is_empty(spark, settings.warehouse_dir):
-        raise RunFailed(lost_metastore(len(table_metadata_dirs(settings.warehouse_dir))))
+    if catalog_is_empty(spark, dirs):
+        raise RunFailed(lost_metastore(len(dirs)))
     return spark
 
 

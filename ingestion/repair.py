@@ -30,10 +30,6 @@ from pathlib import Path
 METADATA_FILE = re.compile(r"^(?P<version>\d+)-[0-9a-f-]+\.metadata\.json$")
 
 
-class CatalogProblem(Exception):
-    """The home's catalog cannot be used as it is (lost metastore, moved home): say what to do."""
-
-
 @dataclass(frozen=True)
 class Lineage:
     """One table history in a table folder: the metadata files sharing a ``table-uuid``.
@@ -174,14 +170,14 @@ MOVED = (
 )
 
 
-def home_problem(home: Path, warehouse: Path, metastore: Path) -> str | None:
-    """Why commands must not open this home, checked before Spark starts; None if they may.
+def home_problem(home: Path, dirs: list[Path], metastore: Path) -> str | None:
+    """Why commands must not open this home, whose tables' ``metadata/`` folders are ``dirs``
+    (``table_metadata_dirs``), checked before Spark starts; None if they may.
 
     - the warehouse holds tables but the metastore is missing (Spark/Hive would create an empty
       one and commands would write new, empty tables over the real ones): run ``repair``;
     - a table's metadata records another location (a copied or moved home).
     """
-    dirs = table_metadata_dirs(warehouse)
     if not dirs:
         return None
     for metadata_dir in dirs:
@@ -198,10 +194,10 @@ def lost_metastore(tables: int) -> str:
     return f"the metastore is missing but the warehouse holds {tables} tables; run lakehouse repair"
 
 
-def catalog_is_empty(spark, warehouse: Path) -> bool:
-    """No table of the warehouse's databases is registered in the metastore (a metastore created
-    anew by Spark/Hive over an existing warehouse)."""
-    databases = {d.parent.parent.name.removesuffix(".db") for d in table_metadata_dirs(warehouse)}
+def catalog_is_empty(spark, dirs: list[Path]) -> bool:
+    """No table of the warehouse (its tables' ``metadata/`` folders: ``dirs``) is registered in the
+    metastore (a metastore created anew by Spark/Hive over an existing warehouse)."""
+    databases = {d.parent.parent.name.removesuffix(".db") for d in dirs}
     if not databases:
         return False
     existing = {row[0] for row in spark.sql("show databases").collect()}
