@@ -27,8 +27,8 @@ demo: install
 	$(BIN)/lakehouse demo
 
 lint: install
-	$(BIN)/ruff check ingestion tests
-	$(BIN)/ruff format --check ingestion tests
+	$(BIN)/ruff check ingestion lakehouse tests
+	$(BIN)/ruff format --check ingestion lakehouse tests
 	$(BIN)/sqlfluff lint models tests/dbt macros
 
 pytest: install

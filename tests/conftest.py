@@ -55,7 +55,7 @@ def run_cli(*args: str, home: Path, landing: Path | None = None, env: dict | Non
     if landing is not None:
         full_env["LAKEHOUSE_LANDING"] = str(landing)
     return subprocess.run(
-        [sys.executable, "-m", "ingestion.cli", *args],
+        [sys.executable, "-m", "lakehouse.cli", *args],
         cwd=REPO,
         env=full_env,
         capture_output=True,

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from ingestion.config import load_settings
-from ingestion.dbt_runner import run_dbt
-from ingestion.demo import telecom
 from ingestion.ingest import ingest
 from ingestion.spark import build_session
+from lakehouse.dbt_runner import run_dbt
+from lakehouse.demo import telecom
 
 
 def timed(label: str, results: list, func):

@@ -32,7 +32,7 @@ SCENARIO = """
 import contextlib, io, json, os, shutil, sys, traceback
 from pathlib import Path
 import click
-from ingestion.cli import cli
+from lakehouse.cli import cli
 from ingestion.config import load_settings
 from ingestion.spark import build_session
 

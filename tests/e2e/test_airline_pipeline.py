@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from ingestion.config import SHARED_DATASETS
-from ingestion.demo import airline
+from lakehouse.demo import airline
 from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e

@@ -66,7 +66,7 @@ def test_query_sql_may_start_with_a_comment_or_come_from_stdin(tmp_path):
     assert commented.returncode == 1 and "does not exist" in commented.stderr, commented.stderr
     assert "No such option" not in commented.stderr
     piped = subprocess.run(
-        [sys.executable, "-m", "ingestion.cli", "--home", str(home), "query", "-"],
+        [sys.executable, "-m", "lakehouse.cli", "--home", str(home), "query", "-"],
         cwd=REPO,
         input="select 1",
         capture_output=True,
@@ -131,7 +131,7 @@ def test_run_select_matching_nothing_is_refused_before_ingestion(tmp_path):
 
 
 def test_json_decimals_are_exact_with_the_column_scale():
-    from ingestion.report import format_json
+    from lakehouse.report import format_json
 
     text = format_json(["charge", "zero", "n"], [(Decimal("97.5500"), Decimal("0E-8"), 3)])
     assert json.loads(text) == [{"charge": "97.5500", "zero": "0.00000000", "n": 3}]

@@ -2,7 +2,7 @@
 the singular dbt tests prove incremental == full rebuild; gold is compared with a plain-Python
 reference computed from the CSV files; finally `--full-refresh` gives identical tables.
 
-The scenario (ingestion/demo/datamart.py): day 1 without queue and adjustment (warned), day 2
+The scenario (lakehouse/demo/datamart.py): day 1 without queue and adjustment (warned), day 2
 ties and deletes, day 3 a late extract, an un-delete, a queue moving account, day 4 only
 account_risk changes (a dimension-only change must reach gold)."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo import datamart
+from lakehouse.demo import datamart
 from tests.e2e.helpers import scenario
 
 pytestmark = pytest.mark.e2e

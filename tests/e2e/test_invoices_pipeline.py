@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo import invoices
+from lakehouse.demo import invoices
 from tests.conftest import REPO
 from tests.e2e.helpers import scenario
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo import telecom
+from lakehouse.demo import telecom
 from tests.conftest import REPO, run_cli
 from tests.e2e.helpers import scenario
 
@@ -116,7 +116,7 @@ def test_concurrent_runs_then_repair_of_a_corrupt_metastore(tmp_path):
 
     # 1. A runs; B is refused; C waits, then has nothing to do
     run_a = subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", *TELECOM],
+        [sys.executable, "-m", "lakehouse.cli", *TELECOM],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

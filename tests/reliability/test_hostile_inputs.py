@@ -1,6 +1,6 @@
 """The hostile input matrix: every case lands in ONE landing zone and ONE ingestion batch (real
 Spark, Iceberg and Hive metastore, in-process), then each case's documented outcome is asserted,
-and the conservation law is checked two ways: by ``ingestion.audit`` against the ledger, and
+and the conservation law is checked two ways: by ``lakehouse.audit`` against the ledger, and
 against an independent count of the data records of each file with Python's csv module.
 
 The outcomes (also in the README, "Reliability"):
@@ -22,11 +22,11 @@ import uuid
 import pytest
 from pyspark.sql import functions as F
 
-from ingestion.audit import audit
 from ingestion.errors import IngestAborted
 from ingestion.ingest import ingest
 from ingestion.ledger import FILES
 from ingestion.registry import QUARANTINE_TABLE, get_source
+from lakehouse.audit import audit
 
 HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate"
 GOOD = ["1,Ann,Lee,Prepaid,20.50,2022-01-01", "2,Bob,Ray,Postpaid,30,2022-02-01", "3,Cy,Day,Prepaid,15.25,2022-03-01"]

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo import datamart, telecom
 from ingestion.faults import POINTS
+from lakehouse.demo import datamart, telecom
 from tests.conftest import REPO
 from tests.e2e.helpers import scenario
 
@@ -102,7 +102,7 @@ def attempt(home: Path, landing: Path, kind: str, rng: random.Random) -> tuple[s
         delay = rng.uniform(3.0, 25.0)
         how = f"kill -9 after {delay:.1f}s"
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "run", *SELECT],
+        [sys.executable, "-m", "lakehouse.cli", "run", *SELECT],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -6,10 +6,10 @@ import csv
 import datetime as dt
 
 from ingestion import transform as T
-from ingestion.demo import datamart
 from ingestion.files import match_source
 from ingestion.registry import SOURCES, get_source
-from ingestion.report import never_arrived_warnings
+from lakehouse.demo import datamart
+from lakehouse.report import never_arrived_warnings
 
 ACCOUNT = get_source("datamart_account")
 

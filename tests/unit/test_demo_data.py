@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from ingestion.demo import airline, telecom
+from lakehouse.demo import airline, telecom
 
 
 def test_telecom_files_are_deterministic_and_resend_customers(tmp_path):

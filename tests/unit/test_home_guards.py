@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from ingestion.registry import SOURCES
-from ingestion.repair import find_tables
+from lakehouse.repair import find_tables
 from tests.conftest import run_cli
 
 
@@ -108,7 +108,7 @@ def test_a_home_moved_behind_a_link_at_its_old_path_is_accepted(tmp_path):
     metadata(table, 0, "a", 1_000, [1_000], location=f"file:{old}/warehouse/bronze.db/telecom_subscriptions")
     (new / "metastore_db").mkdir()
     (new / "metastore_db" / "service.properties").write_text("")
-    from ingestion.repair import home_problem, table_metadata_dirs
+    from lakehouse.repair import home_problem, table_metadata_dirs
 
     assert home_problem(new, table_metadata_dirs(new / "warehouse"), new / "metastore_db") is not None  # moved: refused
     old.symlink_to(new)  # the old path is valid again

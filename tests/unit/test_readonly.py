@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.readonly import PlanNode, refusal
+from lakehouse.readonly import PlanNode, refusal
 
 relation = PlanNode("UnresolvedRelation")
 

@@ -24,7 +24,7 @@ import click
 
 from ingestion.config import ConfigError, Settings, load_settings
 from ingestion.errors import IngestAborted
-from ingestion.lock import LockBusy, describe, state_lock
+from lakehouse.lock import LockBusy, describe, state_lock
 
 log = logging.getLogger("lakehouse")
 
@@ -177,8 +177,8 @@ def spark_for(settings: Settings, guard: bool = True):
     over a warehouse that holds tables, or tables registered at another place (a copied home)."""
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise ConfigError("Java is required (OpenJDK 17): install it or set JAVA_HOME")
-    from ingestion.repair import catalog_is_empty, home_problem, lost_metastore, table_metadata_dirs
     from ingestion.spark import build_session
+    from lakehouse.repair import catalog_is_empty, home_problem, lost_metastore, table_metadata_dirs
 
     dirs = table_metadata_dirs(settings.warehouse_dir) if guard else []  # one walk of the warehouse
     if problem := home_problem(settings.home, dirs, settings.metastore_dir):
@@ -235,11 +235,11 @@ def run_pipeline(
     dbt unit tests check SQL logic on fixed inputs, not data: like dbt recommends for production,
     a run leaves them out unless ``unit_tests`` (``make dbt-test`` runs them once in CI).
     """
-    from ingestion.dbt_runner import run_dbt
     from ingestion.ingest import ingest
     from ingestion.ledger import Ledger
     from ingestion.registry import SOURCES
-    from ingestion.report import dbt_summary, ingest_summary, never_arrived_warnings
+    from lakehouse.dbt_runner import run_dbt
+    from lakehouse.report import dbt_summary, ingest_summary, never_arrived_warnings
 
     report = ingest(spark, settings)
     echo(ingest_summary(report))
@@ -280,7 +280,7 @@ def check_vars(dbt_vars: str | None) -> str | None:
 
 def check_select(settings: Settings, select: str, dbt_vars: str | None, unit_tests: bool) -> None:
     """``--select`` must match something, checked (dbt ls, no Spark) before any ingestion."""
-    from ingestion.dbt_runner import list_nodes
+    from lakehouse.dbt_runner import list_nodes
 
     args = ["--select", select]
     if not unit_tests:
@@ -338,7 +338,7 @@ def run(
     strict: bool,
 ) -> int:
     """Ingest every new landing file, then dbt build (models + tests)."""
-    from ingestion.report import write_run_report
+    from lakehouse.report import write_run_report
 
     settings = make_settings(ctx, landing)
     started = time.monotonic()
@@ -364,7 +364,7 @@ def ingest(ctx: click.Context, landing: str | None, source: str | None, strict: 
     """Ingest new landing files into bronze only (no dbt)."""
     from ingestion.ingest import ingest as run_ingest
     from ingestion.registry import get_source
-    from ingestion.report import ingest_summary, write_run_report
+    from lakehouse.report import ingest_summary, write_run_report
 
     settings = make_settings(ctx, landing)
     if source:
@@ -401,8 +401,8 @@ def query(ctx: click.Context, sql: str | None, sql_file, fmt: str) -> int:
     """
     from pyspark.errors import PySparkException
 
-    from ingestion.readonly import SqlSyntaxError, refusal, spark_plan
-    from ingestion.report import format_csv, format_json, format_table
+    from lakehouse.readonly import SqlSyntaxError, refusal, spark_plan
+    from lakehouse.report import format_csv, format_json, format_table
 
     if sql is not None and sql_file is not None:
         raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
@@ -441,10 +441,10 @@ def query(ctx: click.Context, sql: str | None, sql_file, fmt: str) -> int:
 def status(ctx: click.Context) -> int:
     """Per source: files, rows ingested/quarantined, rejections with reasons, last run; and a check
     that every ingested file's rows are all in bronze or quarantine (exit 1 if not)."""
-    from ingestion.audit import audit
     from ingestion.ingest import ensure_tables
     from ingestion.registry import SOURCES
-    from ingestion.report import format_table, last_run
+    from lakehouse.audit import audit
+    from lakehouse.report import format_table, last_run
 
     settings = make_settings(ctx)
     require_home(settings)
@@ -502,9 +502,9 @@ def status(ctx: click.Context) -> int:
 def repair(ctx: click.Context, yes: bool, orphans: bool, dry_run: bool) -> int:
     """Rebuild a lost or corrupt metastore from the Iceberg metadata in the warehouse; with
     --orphans, remove files that no snapshot of their (registered) table references."""
-    from ingestion.dbt_runner import run_dbt
-    from ingestion.repair import MOVED, find_tables, local_path, move_aside, register
-    from ingestion.report import dbt_summary, format_table
+    from lakehouse.dbt_runner import run_dbt
+    from lakehouse.repair import MOVED, find_tables, local_path, move_aside, register
+    from lakehouse.report import dbt_summary, format_table
 
     if dry_run and not orphans:
         raise ConfigError("--dry-run goes with --orphans: `lakehouse repair --orphans --dry-run`")
@@ -552,7 +552,7 @@ def remove_orphans(ctx: click.Context, settings: Settings, yes: bool, dry_run: b
     holding the state lock (so no run can be writing new files meanwhile)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ingestion.repair import find_tables, orphan_files, remove
+    from lakehouse.repair import find_tables, orphan_files, remove
 
     if not dry_run and not yes:
         click.confirm(f"Delete the files no snapshot references from the table folders of {settings.home}?", abort=True)
@@ -589,8 +589,8 @@ def remove_orphans(ctx: click.Context, settings: Settings, yes: bool, dry_run: b
 @handle_errors
 def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> int:
     """Run any dbt command in-process with the lakehouse's Spark session, e.g. `lakehouse dbt test`."""
-    from ingestion.dbt_runner import run_dbt, usage_problem
-    from ingestion.report import dbt_summary
+    from lakehouse.dbt_runner import run_dbt, usage_problem
+    from lakehouse.report import dbt_summary
 
     if not dbt_args:
         raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
@@ -615,7 +615,7 @@ def env(ctx: click.Context) -> int:
     """Print `export` lines so a bare `dbt` command uses the same settings: eval "$(lakehouse env)"."""
     import shlex
 
-    from ingestion.dbt_runner import dbt_environment
+    from lakehouse.dbt_runner import dbt_environment
 
     settings = make_settings(ctx)
     settings.ensure_dirs()
@@ -628,7 +628,7 @@ def env(ctx: click.Context) -> int:
 def sources() -> None:
     """List the registry's sources and where their files land."""
     from ingestion.registry import SOURCES
-    from ingestion.report import format_table
+    from lakehouse.report import format_table
 
     rows = [(s.name, s.table, s.pattern, ", ".join(s.primary_key)) for s in SOURCES]
     echo(format_table(["source", "bronze table", "landing pattern", "primary key"], rows))
@@ -679,8 +679,8 @@ def reset(ctx: click.Context, landing: str | None, yes: bool) -> int:
 @handle_errors
 def demo(ctx: click.Context, landing: str | None, days: int, rows: int) -> int:
     """Generate demo landing data and replay its arrival file by file, running after each drop."""
-    from ingestion.demo import DEMO_TABLES, arrivals
-    from ingestion.report import format_table, write_run_report
+    from lakehouse.demo import DEMO_TABLES, arrivals
+    from lakehouse.report import format_table, write_run_report
 
     settings = make_settings(ctx, landing)
     outbox = settings.home / "demo" / "outbox"

@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ingestion.dbt_runner import DbtOutcome
 from ingestion.ingest import IngestReport
 from ingestion.registry import Source
+from lakehouse.dbt_runner import DbtOutcome
 
 TESTS = {"test", "unit_test"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.config import SHARED_DATASETS
-from ingestion.demo import airline, datamart, events, invoices, telecom
+from lakehouse.demo import airline, datamart, events, invoices, telecom
 
 DEMO_TABLES = [
     "bronze.telecom_subscriptions",
