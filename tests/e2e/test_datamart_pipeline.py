@@ -43,7 +43,7 @@ ALL_TABLES = [
     "silver.account_risk",
     "silver.queues",
     "silver.settlement_transactions",
-    "silver.account_adjustments",
+    "silver.adjustments",
     "gold.account_datamart",
     "gold.settlement_transactions_enriched",
     "gold.adjustments",

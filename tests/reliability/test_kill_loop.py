@@ -50,7 +50,7 @@ TABLES = [
     "silver.account_risk",
     "silver.queues",
     "silver.settlement_transactions",
-    "silver.account_adjustments",
+    "silver.adjustments",
     "gold.subscriptions_by_plan",
     "gold.subscription_loads",
     "gold.account_datamart",
