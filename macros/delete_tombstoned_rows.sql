@@ -4,7 +4,7 @@
         named by the model's `meta: {tombstones_from: <silver model>}`. The merge only inserts and
         updates the current rows; this removes the ones that are current no more. -#}
     {%- if not execute -%}
-        {{ return('') }}
+        {{- return('') -}}
     {%- endif -%}
     {%- set key = config.get('unique_key') -%}
     {%- set silver = config.get('meta', {}).get('tombstones_from') -%}

@@ -35,11 +35,31 @@
           dropped here; readers filter tombstones out. -#}
     {%- set columns = relation_columns(relation, exclude) -%}
     {%- if nulls not in ('last', 'first') -%}
-        {{ exceptions.raise_compiler_error("latest_version_per_key: nulls must be 'last' or 'first', not " ~ nulls) }}
+        {{- exceptions.raise_compiler_error("latest_version_per_key: nulls must be 'last' or 'first', not " ~ nulls) -}}
     {%- endif -%}
     {%- if execute and tombstones is not none and tombstones not in columns -%}
-        {{ exceptions.raise_compiler_error("latest_version_per_key: no tombstones column " ~ tombstones) }}
+        {{- exceptions.raise_compiler_error("latest_version_per_key: no tombstones column " ~ tombstones) -}}
     {%- endif -%}
+    {%- set order_by = ([changed_at ~ ' desc nulls ' ~ nulls] if changed_at is not none else [])
+        + ['_batch_id desc', '_source_file desc', '_record_number desc'] -%}
+    {%- set candidates -%}
+        select
+            new_versions.{{ columns | join(',\n            new_versions.') }}
+        from {{ relation }} as new_versions
+        {%- if is_incremental() %}
+        where {{ after_watermark('new_versions._batch_id') }}
+        {%- endif %}
+        {%- if current_competes and is_incremental() %}
+        union all
+        select
+            current_table.{{ columns | join(',\n            current_table.') }}
+        from {{ this }} as current_table
+        where current_table.{{ key }} in (
+            select touched.{{ key }} from {{ relation }} as touched
+            where {{ after_watermark('touched._batch_id') }}
+        )
+        {%- endif %}
+    {%- endset -%}
     select
         ranked.{{ columns | join(',\n        ranked.') }}
     from (
@@ -47,30 +67,9 @@
             candidates.*,
             row_number() over (
                 partition by candidates.{{ key }}
-                order by
-                    {%- if changed_at is not none %}
-                    candidates.{{ changed_at }} desc nulls {{ nulls }},
-                    {%- endif %}
-                    candidates._batch_id desc,
-                    candidates._source_file desc,
-                    candidates._record_number desc
+                order by candidates.{{ order_by | join(', candidates.') }}
             ) as version_rank
-        from (
-            select
-                new_versions.{{ columns | join(',\n                new_versions.') }}
-            from {{ relation }} as new_versions
-            {{- only_new_batches('new_versions._batch_id') }}
-            {%- if current_competes and is_incremental() %}
-            union all
-            select
-                current_table.{{ columns | join(',\n                current_table.') }}
-            from {{ this }} as current_table
-            where current_table.{{ key }} in (
-                select touched.{{ key }} from {{ relation }} as touched
-                {{- only_new_batches('touched._batch_id') }}
-            )
-            {%- endif %}
-        ) as candidates
+        from ({{ candidates }}) as candidates
     ) as ranked
     where ranked.version_rank = 1
 {%- endmacro %}

@@ -9,9 +9,9 @@
         fixture's rows (so unit tests run after a build, as `make dbt-test` does). Before the input
         exists at all (`dbt compile` on an empty target) the columns its YAML documents are used. -#}
     {%- if not execute -%}
-        {{ return([]) }}
+        {{- return([]) -}}
     {%- endif -%}
-    {%- set found = namespace(node=none, relation=relation) -%}
+    {%- set found = namespace(relation=relation) -%}
     {%- if relation.type == 'cte' -%}
         {#- A unit test's fixture: its context has no graph, so the real relation is looked up by
             name in the schemas of the layers models read from. -#}
@@ -19,12 +19,6 @@
         {%- set name = relation.identifier | replace('__dbt__cte__', '', 1) -%}
         {%- for layer in ['staging', 'intermediate', 'silver'] if found.relation is none -%}
             {%- set found.relation = adapter.get_relation(target.database, generate_schema_name(layer, none), name) -%}
-        {%- endfor -%}
-    {%- else -%}
-        {%- for node in graph.nodes.values() if node.resource_type == 'model'
-            and (node.alias or node.name) | lower == relation.identifier | lower
-            and node.schema | lower == relation.schema | lower -%}
-            {%- set found.node = node -%}
         {%- endfor -%}
     {%- endif -%}
     {%- set excluded = exclude | map('lower') | list -%}
@@ -34,14 +28,27 @@
             {%- do names.append(column.name | lower) -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- if names | length == 0 and found.node is not none -%}
-        {%- for name in found.node.columns -%}
-            {%- do names.append(name | lower) -%}
-        {%- endfor -%}
+    {%- if names | length == 0 -%}
+        {%- set names = documented_columns(relation) -%}
     {%- endif -%}
     {%- set kept = names | reject('in', excluded) | list -%}
     {%- if kept | length == 0 -%}
-        {{ exceptions.raise_compiler_error("relation_columns: no columns known for " ~ relation) }}
+        {{- exceptions.raise_compiler_error("relation_columns: no columns known for " ~ relation) -}}
     {%- endif -%}
-    {{ return(kept) }}
+    {{- return(kept) -}}
+{%- endmacro %}
+
+
+{% macro documented_columns(relation) -%}
+    {#- The columns the YAML of the model behind `relation` documents, lower case. -#}
+    {%- set names = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- set same_relation = node.schema == relation.schema and (node.alias or node.name) == relation.identifier -%}
+        {%- if node.resource_type == 'model' and same_relation -%}
+            {%- for name in node.columns -%}
+                {%- do names.append(name | lower) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(names) -}}
 {%- endmacro %}
