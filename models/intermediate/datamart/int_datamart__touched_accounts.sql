@@ -9,64 +9,41 @@
 
 with
 
-accounts as (
-    select * from {{ ref('accounts') }}
-),
-
-account_metadata as (
-    select * from {{ ref('account_metadata') }}
-),
-
-account_risk as (
-    select * from {{ ref('account_risk') }}
-),
-
 queues as (
     select * from {{ ref('queues') }}
 ),
 
-settlement_transactions as (
-    select * from {{ ref('settlement_transactions') }}
-),
-
--- every delivered version: a changed queue or transaction also touches the account it belonged to
-queue_versions as (
-    select * from {{ ref('stg_datamart__queues') }}
-),
-
-transaction_versions as (
-    select * from {{ ref('stg_datamart__settlement_transactions') }}
-),
-
 touched_accounts as (
     select
-        accounts.account_id,
-        accounts._batch_id as touched_by_batch
-    from accounts
+        account_rows.account_id,
+        account_rows._batch_id as touched_by_batch
+    from {{ ref('accounts') }} as account_rows
     union all
     select
         account_metadata.account_id,
         account_metadata._batch_id as touched_by_batch
-    from account_metadata
+    from {{ ref('account_metadata') }} as account_metadata
     union all
     select
         account_risk.account_id,
         account_risk._batch_id as touched_by_batch
-    from account_risk
+    from {{ ref('account_risk') }} as account_risk
     union all
+    -- every delivered version of a changed queue: the accounts it belongs or belonged to
     select
         queue_versions.account_id,
         queues._batch_id as touched_by_batch
-    from queue_versions
+    from {{ ref('stg_datamart__queues') }} as queue_versions
     inner join queues
         on queue_versions.queue_id = queues.queue_id
     union all
+    -- every delivered version of a changed transaction: the accounts of its queues
     select
         queues.account_id,
-        settlement_transactions._batch_id as touched_by_batch
-    from transaction_versions
-    inner join settlement_transactions
-        on transaction_versions.transaction_id = settlement_transactions.transaction_id
+        transaction_rows._batch_id as touched_by_batch
+    from {{ ref('stg_datamart__settlement_transactions') }} as transaction_versions
+    inner join {{ ref('settlement_transactions') }} as transaction_rows
+        on transaction_versions.transaction_id = transaction_rows.transaction_id
     inner join queues
         on transaction_versions.queue_id = queues.queue_id
 )

@@ -11,10 +11,6 @@ queues as (
     select * from {{ ref('queues') }}
 ),
 
-accounts as (
-    select * from {{ ref('accounts') }}
-),
-
 touched_queues as (
     select
         queues.queue_id,
@@ -23,10 +19,10 @@ touched_queues as (
     union all
     select
         queues.queue_id,
-        accounts._batch_id as touched_by_batch
+        account_rows._batch_id as touched_by_batch
     from queues
-    inner join accounts
-        on queues.account_id = accounts.account_id
+    inner join {{ ref('accounts') }} as account_rows
+        on queues.account_id = account_rows.account_id
 )
 
 select * from touched_queues
