@@ -14,21 +14,13 @@ queues as (
 ),
 
 touched_accounts as (
-    select
-        account_rows.account_id,
-        account_rows._batch_id as touched_by_batch
-    from {{ ref('accounts') }} as account_rows
-    union all
-    select
-        account_metadata.account_id,
-        account_metadata._batch_id as touched_by_batch
-    from {{ ref('account_metadata') }} as account_metadata
-    union all
-    select
-        account_risk.account_id,
-        account_risk._batch_id as touched_by_batch
-    from {{ ref('account_risk') }} as account_risk
-    union all
+    {% for changed in ['accounts', 'account_metadata', 'account_risk'] %}
+        select
+            changed_rows.account_id,
+            changed_rows._batch_id as touched_by_batch
+        from {{ ref(changed) }} as changed_rows
+        union all
+    {% endfor %}
     -- every delivered version of a changed queue: the accounts it belongs or belonged to
     select
         queue_versions.account_id,
