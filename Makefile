@@ -3,6 +3,9 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# checkov's pins conflict with dbt's, so it gets a venv of its own (requirements-checkov.lock)
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
 .PHONY: install demo test lint pytest dbt-test bench soak clean reset help
@@ -15,13 +18,18 @@ help:
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
 
-install: $(STAMP)
+install: $(STAMP) $(CHECKOV_STAMP)
 
 # Every dependency is pinned in requirements.lock (pip freeze of a resolved install).
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.lock
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	@touch $(CHECKOV_STAMP)
 
 demo: install
 	$(BIN)/lakehouse demo
@@ -59,4 +67,4 @@ reset:
 	rm -rf .lakehouse
 
 clean: reset
-	rm -rf $(VENV) data $(CI_HOME) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache
