@@ -1,0 +1,234 @@
+"""Deploy the lakehouse to AWS, or take it down: what `make deploy` and `make destroy` run.
+
+    python infra/deploy.py deploy  [--stack lakehouse] [--param Key=Value ...] [--dist dist/aws]
+    python infra/deploy.py destroy [--stack lakehouse] [--yes] [--delete-data]
+
+deploy: renders ``lakehouse.yaml`` (the state machine definition, ``statemachine/pipeline.asl.json``, is
+embedded as its ``DefinitionString``; CloudFormation fills its ``${...}`` from ``DefinitionSubstitutions``),
+creates or updates the stack through a change set, uploads what ``make package`` built under
+``<root>/artifacts/`` and prints the outputs. Credentials and region come the way boto3 finds them.
+
+destroy: deletes the stack. The data bucket is kept (``DeletionPolicy: Retain``) unless ``--delete-data``,
+which deletes every object version in it and then the bucket: that is the lakehouse's data, gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError, WaiterError
+
+INFRA = Path(__file__).resolve().parent
+TEMPLATE = INFRA / "lakehouse.yaml"
+DEFINITION = INFRA / "statemachine" / "pipeline.asl.json"
+DEFAULT_STACK = "lakehouse"
+DEFAULT_DIST = INFRA.parent / "dist" / "aws"
+
+DEFINITION_LINE = re.compile(r"^(?P<indent> +)DefinitionString: .*$", re.MULTILINE)
+"""The one line of the template that deploy replaces with the definition file."""
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+ARTIFACTS = (
+    "glue/ingest_job.py",
+    "glue/ingestion.zip",
+    "glue/dbt_job.py",
+    "dbt_project.zip",
+    "incremental_lakehouse-0.1.0-py3-none-any.whl",
+)
+"""What `make package` builds under dist/aws/, uploaded under <root>/artifacts/ with the same paths."""
+
+MAX_TEMPLATE_BODY = 51_200
+"""CloudFormation's limit for a template passed inline (bigger ones must go through S3)."""
+
+
+class DeployError(Exception):
+    """A deployment problem with a one-line explanation."""
+
+
+def render_template(template: Path = TEMPLATE, definition: Path = DEFINITION) -> str:
+    """The template with the state machine definition file embedded as its ``DefinitionString``."""
+    text = template.read_text()
+    asl = json.dumps(json.loads(definition.read_text()), separators=(",", ":"))
+    matches = DEFINITION_LINE.findall(text)
+    if len(matches) != 1:
+        raise DeployError(f"{template.name} must have exactly one DefinitionString line, found {len(matches)}")
+    # a JSON string is a valid YAML double-quoted scalar
+    return DEFINITION_LINE.sub(lambda m: f"{m['indent']}DefinitionString: {json.dumps(asl)}", text)
+
+
+def placeholders(definition: str) -> set[str]:
+    """The ``${Name}`` placeholders of a definition (what DefinitionSubstitutions must provide)."""
+    return set(PLACEHOLDER.findall(definition))
+
+
+def substitute(definition: str, values: Mapping[str, Any]) -> str:
+    """Fill ``${Name}`` as CloudFormation's DefinitionSubstitutions does (moto ignores them; tests use this)."""
+    missing = placeholders(definition) - set(values)
+    if missing:
+        raise DeployError(f"no value for {', '.join(sorted(missing))}")
+    return PLACEHOLDER.sub(lambda m: str(values[m[1]]), definition)
+
+
+def parse_parameters(pairs: Sequence[str]) -> list[dict[str, str]]:
+    parameters = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DeployError(f"--param takes Key=Value, got {pair!r}")
+        parameters.append({"ParameterKey": key, "ParameterValue": value})
+    return parameters
+
+
+def stack_status(cfn: Any, stack: str) -> str | None:
+    try:
+        return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+
+
+def deploy_stack(
+    cfn: Any, stack: str, body: str, parameters: Sequence[Mapping[str, str]] = (), poll_seconds: int = 15
+) -> dict[str, str]:
+    """Create or update the stack through a change set (what `aws cloudformation deploy` does); its outputs."""
+    if len(body.encode()) > MAX_TEMPLATE_BODY:
+        raise DeployError(f"the rendered template is {len(body.encode())} bytes, over {MAX_TEMPLATE_BODY}")
+    status = stack_status(cfn, stack)
+    if status == "ROLLBACK_COMPLETE":  # a failed first create cannot be updated
+        raise DeployError(f"stack {stack} is ROLLBACK_COMPLETE: run `make destroy`, then deploy again")
+    change_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    name = f"{stack}-{change_type.lower()}"
+    cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName=name,
+        ChangeSetType=change_type,
+        TemplateBody=body,
+        Parameters=list(parameters),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    waiter_config = {"Delay": poll_seconds, "MaxAttempts": 240}
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=stack, ChangeSetName=name, WaiterConfig=waiter_config
+        )
+    except WaiterError as error:
+        reason = cfn.describe_change_set(StackName=stack, ChangeSetName=name).get("StatusReason", "")
+        if "didn't contain changes" in reason or "No updates" in reason:
+            cfn.delete_change_set(StackName=stack, ChangeSetName=name)
+            print(f"stack {stack}: no changes")
+            return stack_outputs(cfn, stack)
+        raise DeployError(f"change set failed: {reason}") from error
+    cfn.execute_change_set(StackName=stack, ChangeSetName=name)
+    waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
+    try:
+        cfn.get_waiter(waiter).wait(StackName=stack, WaiterConfig=waiter_config)
+    except WaiterError as error:
+        raise DeployError(f"stack {stack} did not deploy ({stack_status(cfn, stack)}); see its events") from error
+    return stack_outputs(cfn, stack)
+
+
+def stack_outputs(cfn: Any, stack: str) -> dict[str, str]:
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+
+
+def upload_artifacts(s3: Any, dist: Path, bucket: str) -> list[str]:
+    """Upload what `make package` built to s3://bucket/artifacts/<same path>; the keys written."""
+    missing = [name for name in ARTIFACTS if not (dist / name).is_file()]
+    if missing:
+        raise DeployError(f"not in {dist}: {', '.join(missing)} (run `make package`)")
+    keys = []
+    for name in ARTIFACTS:
+        key = f"artifacts/{name}"
+        s3.upload_file(str(dist / name), bucket, key)
+        keys.append(key)
+    return keys
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object version and delete marker in a (versioned) bucket; how many were deleted."""
+    deleted = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        entries = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        for start in range(0, len(entries), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": entries[start : start + 1000], "Quiet": True})
+        deleted += len(entries)
+    return deleted
+
+
+def deploy(args: argparse.Namespace) -> int:
+    session = boto3.session.Session()
+    cfn, s3 = session.client("cloudformation"), session.client("s3")
+    outputs = deploy_stack(cfn, args.stack, render_template(), parse_parameters(args.param))
+    keys = upload_artifacts(s3, Path(args.dist), outputs["BucketName"])
+    print(f"uploaded {len(keys)} artifacts to s3://{outputs['BucketName']}/artifacts/")
+    for key, value in sorted(outputs.items()):
+        print(f"{key}: {value}")
+    print(
+        "\nexport LAKEHOUSE_S3_ROOT={S3Root} LAKEHOUSE_ATHENA_WORKGROUP={AthenaWorkgroup} "
+        "LAKEHOUSE_GLUE_ROLE_ARN={GlueRoleArn}".format(**outputs)
+    )
+    return 0
+
+
+def destroy(args: argparse.Namespace) -> int:
+    session = boto3.session.Session()
+    cfn, s3 = session.client("cloudformation"), session.client("s3")
+    if stack_status(cfn, args.stack) is None:
+        print(f"stack {args.stack} does not exist")
+        return 0
+    bucket = stack_outputs(cfn, args.stack).get("BucketName")
+    print(f"WARNING: this deletes stack {args.stack}: jobs, pipeline, roles, workgroups, the Glue databases")
+    print("(catalog entries only) and the KMS key after its 7-30 day waiting period; keep the key, or the")
+    if args.delete_data:
+        print(f"data cannot be read. --delete-data ALSO DELETES s3://{bucket} WITH EVERY FILE AND TABLE IN IT.")
+    else:
+        print(f"data in s3://{bucket} cannot be read. The bucket itself is kept (pass --delete-data to delete it).")
+    if not args.yes and input(f"type the stack name ({args.stack}) to go on: ").strip() != args.stack:
+        print("nothing deleted")
+        return 1
+    cfn.delete_stack(StackName=args.stack)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=args.stack, WaiterConfig={"Delay": 15, "MaxAttempts": 240})
+    print(f"stack {args.stack} deleted")
+    if args.delete_data and bucket:
+        print(f"deleted {empty_bucket(s3, bucket)} object versions")
+        s3.delete_bucket(Bucket=bucket)
+        print(f"bucket {bucket} deleted")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("deploy", help="create or update the stack and upload the artifacts")
+    up.add_argument("--stack", default=DEFAULT_STACK)
+    up.add_argument("--param", action="append", default=[], help="a template parameter, Key=Value (repeatable)")
+    up.add_argument("--dist", default=str(DEFAULT_DIST), help="what `make package` built")
+    up.set_defaults(run=deploy)
+    down = commands.add_parser("destroy", help="delete the stack (the data bucket is kept unless --delete-data)")
+    down.add_argument("--stack", default=DEFAULT_STACK)
+    down.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    down.add_argument("--delete-data", action="store_true", help="also delete the data bucket and everything in it")
+    down.set_defaults(run=destroy)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (DeployError, ClientError, WaiterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
