@@ -47,3 +47,13 @@ def wait_for_execution(sfn: Any, arn: str, timeout: float = 60) -> dict[str, Any
             return described
         assert time.monotonic() < deadline, f"execution still RUNNING after {timeout}s"
         time.sleep(0.2)
+
+
+def history(sfn: Any, arn: str) -> str:
+    """An execution's history in short (state names, errors and causes): the message of a failed assertion."""
+    lines = []
+    for event in sfn.get_execution_history(executionArn=arn)["events"]:
+        details = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
+        lines.append(" ".join(str(details.get(key, ""))[:300] for key in ("name", "error", "cause")).strip())
+        lines[-1] = f"{event['type']} {lines[-1]}"
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import moto_api
-from infra_support import definition_text, deploy_module, wait_for_execution
+from infra_support import definition_text, deploy_module, history, wait_for_execution
 
 INGEST_JOB = "lakehouse-ingest"
 DBT_JOB = "lakehouse-dbt"
@@ -81,22 +81,33 @@ def work_around_moto_glue_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(glue_service, "_SUPPORTED_INTEGRATION_PATTERNS", patterns)
 
 
-def work_around_moto_s3_body(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Step Functions returns ``aws-sdk:s3:getObject``'s Body as text; moto 5.2.5 leaves botocore's stream in the
-    state ("'StreamingChecksumBody' object has no attribute 'strip'" in States.StringToJson). Read it."""
+def work_around_moto_aws_sdk_casing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS SDK integrations take PascalCase parameters (``ExecutionArn``) and answer in PascalCase (``Status``),
+    with an S3 Body as text. moto 5.2.5 ships the converters (``_to_boto_request``, ``_from_boto_response``)
+    but leaves ``_normalise_parameters``/``_normalise_response`` empty for aws-sdk tasks, so
+    ``aws-sdk:sfn:describeExecution`` fails ('ExecutionArn') and ``s3:getObject`` leaves a stream in the state.
+    Call moto's converters with botocore's model of the operation."""
+    import botocore.session
+    from botocore import xform_name
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
         StateTaskServiceAwsSdk,
     )
 
-    original = StateTaskServiceAwsSdk._eval_service_task
+    models = botocore.session.get_session()
 
-    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, env, *args, **kwargs)
-        result = env.stack[-1]
-        if isinstance(result, dict) and hasattr(result.get("Body"), "read"):
-            result["Body"] = result["Body"].read().decode()
+    def operation(task: Any) -> Any:
+        service = models.get_service_model(task._get_boto_service_name())
+        names = {xform_name(name): name for name in service.operation_names}
+        return service.operation_model(names[task._get_boto_service_action()])
 
-    monkeypatch.setattr(StateTaskServiceAwsSdk, "_eval_service_task", eval_service_task)
+    def normalise_parameters(self: Any, parameters: dict, *args: Any, **kwargs: Any) -> None:
+        self._to_boto_request(parameters, operation(self).input_shape)
+
+    def normalise_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+        self._from_boto_response(response, operation(self).output_shape)
+
+    monkeypatch.setattr(StateTaskServiceAwsSdk, "_normalise_parameters", normalise_parameters)
+    monkeypatch.setattr(StateTaskServiceAwsSdk, "_normalise_response", normalise_response)
 
 
 @pytest.fixture
@@ -105,7 +116,7 @@ def pipeline(aws_env, moto_endpoint, monkeypatch) -> Pipeline:
     and the state machine from the definition file with the substitutions CloudFormation would make."""
     monkeypatch.setenv("MOTO_PORT", moto_endpoint.rsplit(":", 1)[1])  # where moto's interpreter sends its calls
     work_around_moto_glue_sync(monkeypatch)
-    work_around_moto_s3_body(monkeypatch)
+    work_around_moto_aws_sdk_casing(monkeypatch)
     moto_api(moto_endpoint, "config", json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())
     glue, s3, sns, sqs = (boto3.client(name) for name in ("glue", "s3", "sns", "sqs"))
     dynamodb, iam, sfn = boto3.client("dynamodb"), boto3.client("iam"), boto3.client("stepfunctions")
@@ -211,3 +222,72 @@ def test_a_missing_run_summary_fails_the_execution_at_read_summary(pipeline):
     assert execution["status"] == "FAILED"
     [message] = pipeline.messages()
     assert json.loads(message["Message"])["failed_step"] == "read_summary"
+
+
+@pytest.fixture
+def glue_runs_hang(moto_endpoint):
+    """Glue job runs stay STARTING until the test lets them finish (moto's state manager), e.g. ``release()``."""
+
+    def set_transition(progression: dict | None) -> None:
+        if progression is None:
+            moto_api(moto_endpoint, "state-manager/unset-transition", json.dumps({"model_name": "glue::job_run"}).encode())
+        else:
+            body = {"model_name": "glue::job_run", "transition": progression}
+            moto_api(moto_endpoint, "state-manager/set-transition", json.dumps(body).encode())
+
+    set_transition({"progression": "manual", "times": 1_000_000})
+    yield lambda: set_transition(None)
+    set_transition(None)
+
+
+def wait_until(condition, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
+
+
+def test_a_trigger_during_a_build_is_skipped_and_the_build_runs_one_more_round(pipeline, glue_runs_hang):
+    for run_id in ("first-1", "first-2"):
+        pipeline.put_summary(run_id, {**SUMMARY, "run_id": run_id})
+    first = pipeline.sfn.start_execution(stateMachineArn=pipeline.arn, name="first", input="{}")["executionArn"]
+    wait_until(lambda: len(pipeline.job_runs(INGEST_JOB)) == 1)  # first holds the lock, its ingestion runs
+
+    second = pipeline.run("second", {"source": "aws.s3"})  # a file landed meanwhile
+
+    assert second["status"] == "SUCCEEDED", history(pipeline.sfn, second["executionArn"])
+    assert json.loads(second["output"]) == {
+        "status": "skipped",
+        "reason": "another execution holds the pipeline lock; it runs one more round for the files that landed",
+        "holder": first,
+    }
+    assert pipeline.lock()["pending"] == {"BOOL": True}
+    assert len(pipeline.job_runs(INGEST_JOB)) == 1  # no concurrent build
+
+    glue_runs_hang()  # the first build's jobs finish
+    assert wait_for_execution(pipeline.sfn, first)["status"] == "SUCCEEDED"
+
+    ingest_run_ids = sorted(run["Arguments"]["--run_id"] for run in pipeline.job_runs(INGEST_JOB))
+    assert ingest_run_ids == ["first-1", "first-2"]  # the second round built what landed during the first
+    subjects = sorted(message["Subject"] for message in pipeline.messages())
+    assert subjects == ["Lakehouse run first-1 succeeded", "Lakehouse run first-2 succeeded"]
+    assert pipeline.lock() is None
+
+
+def test_a_lock_left_by_an_aborted_execution_is_taken_over(pipeline, glue_runs_hang):
+    pipeline.put_summary("later-1", {**SUMMARY, "run_id": "later-1"})
+    aborted = pipeline.sfn.start_execution(stateMachineArn=pipeline.arn, name="aborted", input="{}")["executionArn"]
+    wait_until(lambda: len(pipeline.job_runs(INGEST_JOB)) == 1)
+    pipeline.sfn.stop_execution(executionArn=aborted)  # no Catch runs: the lock stays behind
+    assert wait_for_execution(pipeline.sfn, aborted)["status"] == "ABORTED"
+    assert pipeline.lock()["owner"] == {"S": aborted}
+    glue_runs_hang()
+
+    later = pipeline.run("later")
+
+    assert later["status"] == "SUCCEEDED", history(pipeline.sfn, later["executionArn"])
+    [message] = pipeline.messages()
+    assert message["Subject"] == "Lakehouse run later-1 succeeded"
+    assert pipeline.lock() is None
