@@ -5,7 +5,7 @@
 
 deploy: renders ``lakehouse.yaml`` (the state machine definition, ``statemachine/pipeline.asl.json``, is
 embedded as its ``DefinitionString``; CloudFormation fills its ``${...}`` from ``DefinitionSubstitutions``),
-creates or updates the stack through a change set, uploads what ``make package`` built under
+creates or updates the stack, uploads what ``make package`` built under
 ``<root>/artifacts/`` and prints the outputs. Credentials and region come the way boto3 finds them.
 
 destroy: deletes the stack. The data bucket is kept (``DeletionPolicy: Retain``) unless ``--delete-data``,
@@ -44,6 +44,13 @@ ARTIFACTS = (
     "incremental_lakehouse-0.1.0-py3-none-any.whl",
 )
 """What `make package` builds under dist/aws/, uploaded under <root>/artifacts/ with the same paths."""
+
+ENVIRONMENT = {
+    "LAKEHOUSE_S3_ROOT": "S3Root",
+    "LAKEHOUSE_ATHENA_WORKGROUP": "AthenaWorkgroup",
+    "LAKEHOUSE_GLUE_ROLE_ARN": "GlueRoleArn",
+}
+"""The project's settings (ingestion/aws.py) and the stack outputs that give them."""
 
 MAX_TEMPLATE_BODY = 51_200
 """CloudFormation's limit for a template passed inline (bigger ones must go through S3)."""
@@ -99,36 +106,31 @@ def stack_status(cfn: Any, stack: str) -> str | None:
 def deploy_stack(
     cfn: Any, stack: str, body: str, parameters: Sequence[Mapping[str, str]] = (), poll_seconds: int = 15
 ) -> dict[str, str]:
-    """Create or update the stack through a change set (what `aws cloudformation deploy` does); its outputs."""
+    """Create the stack, or update it (a no-op when nothing changed); its outputs once it is complete."""
     if len(body.encode()) > MAX_TEMPLATE_BODY:
         raise DeployError(f"the rendered template is {len(body.encode())} bytes, over {MAX_TEMPLATE_BODY}")
     status = stack_status(cfn, stack)
     if status == "ROLLBACK_COMPLETE":  # a failed first create cannot be updated
         raise DeployError(f"stack {stack} is ROLLBACK_COMPLETE: run `make destroy`, then deploy again")
-    change_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
-    name = f"{stack}-{change_type.lower()}"
-    cfn.create_change_set(
-        StackName=stack,
-        ChangeSetName=name,
-        ChangeSetType=change_type,
-        TemplateBody=body,
-        Parameters=list(parameters),
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
+    request = {
+        "StackName": stack,
+        "TemplateBody": body,
+        "Parameters": list(parameters),
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    }
     waiter_config = {"Delay": poll_seconds, "MaxAttempts": 240}
-    try:
-        cfn.get_waiter("change_set_create_complete").wait(
-            StackName=stack, ChangeSetName=name, WaiterConfig=waiter_config
-        )
-    except WaiterError as error:
-        reason = cfn.describe_change_set(StackName=stack, ChangeSetName=name).get("StatusReason", "")
-        if "didn't contain changes" in reason or "No updates" in reason:
-            cfn.delete_change_set(StackName=stack, ChangeSetName=name)
+    if status is None:
+        cfn.create_stack(**request, OnFailure="ROLLBACK")
+        waiter = "stack_create_complete"
+    else:
+        try:
+            cfn.update_stack(**request)
+        except ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise
             print(f"stack {stack}: no changes")
             return stack_outputs(cfn, stack)
-        raise DeployError(f"change set failed: {reason}") from error
-    cfn.execute_change_set(StackName=stack, ChangeSetName=name)
-    waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
+        waiter = "stack_update_complete"
     try:
         cfn.get_waiter(waiter).wait(StackName=stack, WaiterConfig=waiter_config)
     except WaiterError as error:
@@ -176,10 +178,8 @@ def deploy(args: argparse.Namespace) -> int:
     print(f"uploaded {len(keys)} artifacts to s3://{outputs['BucketName']}/artifacts/")
     for key, value in sorted(outputs.items()):
         print(f"{key}: {value}")
-    print(
-        "\nexport LAKEHOUSE_S3_ROOT={S3Root} LAKEHOUSE_ATHENA_WORKGROUP={AthenaWorkgroup} "
-        "LAKEHOUSE_GLUE_ROLE_ARN={GlueRoleArn}".format(**outputs)
-    )
+    settings = {name: outputs[key] for name, key in ENVIRONMENT.items() if key in outputs}
+    print("\nexport " + " ".join(f"{name}={value}" for name, value in settings.items()))
     return 0
 
 

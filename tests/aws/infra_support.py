@@ -57,3 +57,8 @@ def history(sfn: Any, arn: str) -> str:
         lines.append(" ".join(str(details.get(key, ""))[:300] for key in ("name", "error", "cause")).strip())
         lines[-1] = f"{event['type']} {lines[-1]}"
     return "\n".join(lines)
+
+
+def placeholders_of_template() -> set[str]:
+    """The names the template's DefinitionSubstitutions give the state machine definition."""
+    return set(template()["Resources"]["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"])
