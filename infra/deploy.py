@@ -8,8 +8,9 @@ embedded as its ``DefinitionString``; CloudFormation fills its ``${...}`` from `
 creates or updates the stack, uploads what ``make package`` built under
 ``<root>/artifacts/`` and prints the outputs. Credentials and region come the way boto3 finds them.
 
-destroy: deletes the stack. The data bucket is kept (``DeletionPolicy: Retain``) unless ``--delete-data``,
-which deletes every object version in it and then the bucket: that is the lakehouse's data, gone.
+destroy: deletes the stack. The data bucket and its KMS key are kept (``DeletionPolicy: Retain``) unless
+``--delete-data``, which deletes every object version and the bucket, then schedules the key's deletion: that is
+the lakehouse's data, gone.
 """
 
 from __future__ import annotations
@@ -185,17 +186,19 @@ def deploy(args: argparse.Namespace) -> int:
 
 def destroy(args: argparse.Namespace) -> int:
     session = boto3.session.Session()
-    cfn, s3 = session.client("cloudformation"), session.client("s3")
+    cfn, s3, kms = session.client("cloudformation"), session.client("s3"), session.client("kms")
     if stack_status(cfn, args.stack) is None:
         print(f"stack {args.stack} does not exist")
         return 0
     bucket = stack_outputs(cfn, args.stack).get("BucketName")
-    print(f"WARNING: this deletes stack {args.stack}: jobs, pipeline, roles, workgroups, the Glue databases")
-    print("(catalog entries only) and the KMS key after its 7-30 day waiting period; keep the key, or the")
+    key = stack_resources(cfn, args.stack).get("DataKey")
+    print(f"WARNING: this deletes stack {args.stack}: the jobs, the pipeline, the roles, the Athena workgroups")
+    print("and the Glue databases (catalog entries only: the Iceberg files stay in the bucket).")
     if args.delete_data:
-        print(f"data cannot be read. --delete-data ALSO DELETES s3://{bucket} WITH EVERY FILE AND TABLE IN IT.")
+        print(f"--delete-data ALSO DELETES s3://{bucket} WITH EVERY FILE AND TABLE IN IT, and schedules its")
+        print("KMS key for deletion in 30 days. Nothing of the lakehouse remains.")
     else:
-        print(f"data in s3://{bucket} cannot be read. The bucket itself is kept (pass --delete-data to delete it).")
+        print(f"The bucket s3://{bucket} and its KMS key are kept (--delete-data deletes them).")
     if not args.yes and input(f"type the stack name ({args.stack}) to go on: ").strip() != args.stack:
         print("nothing deleted")
         return 1
@@ -206,7 +209,19 @@ def destroy(args: argparse.Namespace) -> int:
         print(f"deleted {empty_bucket(s3, bucket)} object versions")
         s3.delete_bucket(Bucket=bucket)
         print(f"bucket {bucket} deleted")
+    if args.delete_data and key:
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=30)
+        print(f"KMS key {key} scheduled for deletion in 30 days (kms cancel-key-deletion undoes it)")
     return 0
+
+
+def stack_resources(cfn: Any, stack: str) -> dict[str, str]:
+    """Logical id -> physical id of the stack's resources."""
+    resources = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for item in page["StackResourceSummaries"]:
+            resources[item["LogicalResourceId"]] = item.get("PhysicalResourceId", "")
+    return resources
 
 
 def main(argv: Sequence[str] | None = None) -> int:

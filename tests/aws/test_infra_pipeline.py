@@ -230,7 +230,9 @@ def glue_runs_hang(moto_endpoint):
 
     def set_transition(progression: dict | None) -> None:
         if progression is None:
-            moto_api(moto_endpoint, "state-manager/unset-transition", json.dumps({"model_name": "glue::job_run"}).encode())
+            moto_api(
+                moto_endpoint, "state-manager/unset-transition", json.dumps({"model_name": "glue::job_run"}).encode()
+            )
         else:
             body = {"model_name": "glue::job_run", "transition": progression}
             moto_api(moto_endpoint, "state-manager/set-transition", json.dumps(body).encode())

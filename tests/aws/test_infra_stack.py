@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import boto3
 import pytest
 from conftest import REGION, moto_api
-from infra_support import deploy_module, placeholders_of_template, template
+from infra_support import deploy_module, placeholders_of_template
 
 ACCOUNT = "123456789012"  # moto's default account
 BUCKET = f"lakehouse-{ACCOUNT}-{REGION}"
@@ -169,3 +169,21 @@ def test_optional_parameters_add_the_e_mail_subscription_and_the_schedule(stack,
     assert schedule["ScheduleExpression"] == "rate(1 day)"
     [target] = aws("events").list_targets_by_rule(Rule="lakehouse2-schedule")["Targets"]
     assert target["Arn"] == outputs["StateMachineArn"]
+
+
+def test_destroy_keeps_the_data_unless_asked_and_then_deletes_it_all(stack, aws):
+    deploy = deploy_module()
+    outputs = deploy.deploy_stack(
+        aws("cloudformation"), "doomed", deploy.render_template(), deploy.parse_parameters(["ProjectName=doomed"]), 1
+    )
+    bucket = outputs["BucketName"]
+    aws("s3").put_object(Bucket=bucket, Key="warehouse/gold.db/t/data/0.parquet", Body=b"table data")
+    aws("s3").put_object(Bucket=bucket, Key="warehouse/gold.db/t/data/0.parquet", Body=b"version 2")
+    key = deploy.stack_resources(aws("cloudformation"), "doomed")["DataKey"]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert deploy.main(["destroy", "--stack", "doomed", "--yes", "--delete-data"]) == 0
+    assert "ALSO DELETES" in printed.getvalue()
+    assert deploy.stack_status(aws("cloudformation"), "doomed") in (None, "DELETE_COMPLETE")
+    assert bucket not in {item["Name"] for item in aws("s3").list_buckets()["Buckets"]}
+    # moto 5.2.5 cannot describe a key CloudFormation made (its KeyPolicy is kept as a dict): the call is the proof
+    assert f"KMS key {key} scheduled for deletion in 30 days" in printed.getvalue()

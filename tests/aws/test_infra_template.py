@@ -70,10 +70,14 @@ def test_every_parameter_has_a_default_and_no_account_id_is_hard_coded():
 
 
 def test_one_glue_database_per_schema_under_the_warehouse_and_no_crawlers():
-    databases = {body["Properties"]["DatabaseInput"]["Name"]: body for body in resources("AWS::Glue::Database").values()}
+    databases = {
+        body["Properties"]["DatabaseInput"]["Name"]: body for body in resources("AWS::Glue::Database").values()
+    }
     assert set(databases) == set(SCHEMAS)
     for name, body in databases.items():
-        assert body["Properties"]["DatabaseInput"]["LocationUri"] == {"Fn::Sub": f"s3://${{DataBucket}}/warehouse/{name}.db"}
+        assert body["Properties"]["DatabaseInput"]["LocationUri"] == {
+            "Fn::Sub": f"s3://${{DataBucket}}/warehouse/{name}.db"
+        }
     assert resources("AWS::Glue::Crawler") == {}
 
 
@@ -82,7 +86,10 @@ def test_the_jobs_run_the_packaged_artifacts_with_the_agreed_arguments():
     ingest, dbt = properties("IngestJob"), properties("DbtJob")
     assert (ingest["GlueVersion"], ingest["Command"]["Name"]) == ("5.0", "glueetl")
     assert ingest["Command"]["ScriptLocation"]["Fn::Sub"] in artifacts
-    arguments = {key: value.get("Fn::Sub", value) if isinstance(value, dict) else value for key, value in ingest["DefaultArguments"].items()}
+    arguments = {
+        key: value.get("Fn::Sub", value) if isinstance(value, dict) else value
+        for key, value in ingest["DefaultArguments"].items()
+    }
     assert arguments["--extra-py-files"] in artifacts
     assert arguments["--datalake-formats"] == "iceberg"
     assert arguments["--enable-glue-datacatalog"] == "true"
@@ -93,13 +100,18 @@ def test_the_jobs_run_the_packaged_artifacts_with_the_agreed_arguments():
     assert (arguments["--sources"], arguments["--strict"]) == ("all", "false")
     assert dbt["Command"]["Name"] == "pythonshell"
     assert dbt["Command"]["ScriptLocation"]["Fn::Sub"] in artifacts
-    arguments = {key: value.get("Fn::Sub", value) if isinstance(value, dict) else value for key, value in dbt["DefaultArguments"].items()}
+    arguments = {
+        key: value.get("Fn::Sub", value) if isinstance(value, dict) else value
+        for key, value in dbt["DefaultArguments"].items()
+    }
     assert arguments["--project_uri"] == "s3://${DataBucket}/artifacts/dbt_project.zip"
     assert (arguments["--dbt_command"], arguments["--target"]) == ("build", "glue")
     assert arguments["--report_uri"] == "s3://${DataBucket}/runs/"
     wheel, dbt_glue = arguments["--additional-python-modules"].split(",")
     assert wheel in artifacts and wheel.endswith(".whl")
-    assert dbt_glue == "dbt-glue==${DbtGlueVersion}" and template()["Parameters"]["DbtGlueVersion"]["Default"] == "1.10.19"
+    assert (
+        dbt_glue == "dbt-glue==${DbtGlueVersion}" and template()["Parameters"]["DbtGlueVersion"]["Default"] == "1.10.19"
+    )
     for job in (ingest, dbt):
         assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 1
         assert job["MaxRetries"] == 0  # the state machine retries transient errors
@@ -127,7 +139,10 @@ def test_the_bucket_is_private_versioned_tls_only_and_archives_to_colder_storage
 
 
 def test_athena_workgroups_enforce_encrypted_results_and_a_scan_cutoff():
-    for name, prefix in (("AnalystWorkgroup", "${AthenaWorkgroupName}"), ("FinanceWorkgroup", "${AthenaWorkgroupName}-finance")):
+    for name, prefix in (
+        ("AnalystWorkgroup", "${AthenaWorkgroupName}"),
+        ("FinanceWorkgroup", "${AthenaWorkgroupName}-finance"),
+    ):
         configuration = properties(name)["WorkGroupConfiguration"]
         assert configuration["EnforceWorkGroupConfiguration"] is True
         assert configuration["BytesScannedCutoffPerQuery"] == {"Ref": "BytesScannedCutoffPerQuery"}
@@ -288,7 +303,9 @@ def test_only_the_finance_and_job_roles_can_read_the_invoice_tables():
     tables = invoice_tables()
     assert ("gold", "invoice_features") in tables and ("gold", "account_features_history") in tables
     assert ("bronze", "invoices_invoices") in tables and ("silver", "invoice_line_items") in tables
-    readers = {role for role in resources("AWS::IAM::Role") for schema, table in tables if can_read(role, schema, table)}
+    readers = {
+        role for role in resources("AWS::IAM::Role") for schema, table in tables if can_read(role, schema, table)
+    }
     assert readers == {"FinanceRole", "IngestJobRole", "DbtJobRole"}
     gold_features = [(schema, table) for schema, table in tables if schema == "gold"]
     assert all(can_read("FinanceRole", schema, table) for schema, table in gold_features)
@@ -299,7 +316,9 @@ def test_analysts_read_the_rest_of_gold_and_nothing_below_it():
     assert can_read("AnalystRole", "gold", "daily_flights_processed")
     assert not can_read("AnalystRole", "silver", "subscriptions")
     assert not can_read("AnalystRole", "bronze", "telecom_customer_subscription")
-    assert allowed("AnalystRole", "athena:StartQueryExecution", "arn:aws:athena:us-east-1:123456789012:workgroup/lakehouse")
+    assert allowed(
+        "AnalystRole", "athena:StartQueryExecution", "arn:aws:athena:us-east-1:123456789012:workgroup/lakehouse"
+    )
     assert not allowed(
         "AnalystRole", "athena:StartQueryExecution", "arn:aws:athena:us-east-1:123456789012:workgroup/lakehouse-finance"
     )
