@@ -62,14 +62,26 @@ class DeployError(Exception):
 
 
 def render_template(template: Path = TEMPLATE, definition: Path = DEFINITION) -> str:
-    """The template with the state machine definition file embedded as its ``DefinitionString``."""
+    """The template as deployed: the state machine definition file embedded as its ``DefinitionString``; the
+    template's whole-line comments and the definition's ``Comment`` fields are for readers of the repository
+    and left out (an inline template body is limited to 51,200 bytes)."""
     text = template.read_text()
-    asl = json.dumps(json.loads(definition.read_text()), separators=(",", ":"))
-    matches = DEFINITION_LINE.findall(text)
-    if len(matches) != 1:
-        raise DeployError(f"{template.name} must have exactly one DefinitionString line, found {len(matches)}")
-    # a JSON string is a valid YAML double-quoted scalar
-    return DEFINITION_LINE.sub(lambda m: f"{m['indent']}DefinitionString: {json.dumps(asl)}", text)
+    asl = json.dumps(without_comments(json.loads(definition.read_text())), separators=(",", ":"))
+    if len(DEFINITION_LINE.findall(text)) != 1:
+        raise DeployError(f"{template.name} must have exactly one DefinitionString line")
+    # a YAML single-quoted scalar holds any one-line text, with ' written twice
+    quoted = "'" + asl.replace("'", "''") + "'"
+    text = DEFINITION_LINE.sub(lambda match: f"{match['indent']}DefinitionString: {quoted}", text)
+    return "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("#"))
+
+
+def without_comments(value: Any) -> Any:
+    """An ASL document without its ``Comment`` fields."""
+    if isinstance(value, dict):
+        return {key: without_comments(item) for key, item in value.items() if key != "Comment"}
+    if isinstance(value, list):
+        return [without_comments(item) for item in value]
+    return value
 
 
 def placeholders(definition: str) -> set[str]:
