@@ -3,9 +3,9 @@
     python infra/deploy.py deploy  [--stack lakehouse] [--param Key=Value ...] [--dist dist/aws]
     python infra/deploy.py destroy [--stack lakehouse] [--yes] [--delete-data]
 
-deploy: renders ``lakehouse.yaml`` (the state machine definition, ``statemachine/pipeline.asl.json``, is
-embedded as its ``DefinitionString``; CloudFormation fills its ``${...}`` from ``DefinitionSubstitutions``),
-creates or updates the stack, uploads what ``make package`` built under
+deploy: renders ``lakehouse.yaml`` as compact JSON with the state machine definition,
+``statemachine/pipeline.asl.json``, embedded as its ``DefinitionString`` (CloudFormation fills its ``${...}``
+from ``DefinitionSubstitutions``), creates or updates the stack, uploads what ``make package`` built under
 ``<root>/artifacts/`` and prints the outputs. Credentials and region come the way boto3 finds them.
 
 destroy: deletes the stack. The data bucket and its KMS key are kept (``DeletionPolicy: Retain``) unless
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from botocore.exceptions import ClientError, WaiterError
 
 INFRA = Path(__file__).resolve().parent
@@ -31,9 +32,6 @@ TEMPLATE = INFRA / "lakehouse.yaml"
 DEFINITION = INFRA / "statemachine" / "pipeline.asl.json"
 DEFAULT_STACK = "lakehouse"
 DEFAULT_DIST = INFRA.parent / "dist" / "aws"
-
-DEFINITION_LINE = re.compile(r"^(?P<indent> +)DefinitionString: .*$", re.MULTILINE)
-"""The one line of the template that deploy replaces with the definition file."""
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -61,18 +59,40 @@ class DeployError(Exception):
     """A deployment problem with a one-line explanation."""
 
 
+class TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short forms: ``!Ref X`` -> ``{"Ref": "X"}``, ``!Sub s`` -> ``{"Fn::Sub": s}``."""
+
+
+def _short_form(loader: TemplateLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+TemplateLoader.add_multi_constructor("!", _short_form)
+
+
+def load_template(template: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(template.read_text(), Loader=TemplateLoader)  # a SafeLoader plus the short forms
+
+
 def render_template(template: Path = TEMPLATE, definition: Path = DEFINITION) -> str:
-    """The template as deployed: the state machine definition file embedded as its ``DefinitionString``; the
-    template's whole-line comments and the definition's ``Comment`` fields are for readers of the repository
-    and left out (an inline template body is limited to 51,200 bytes)."""
-    text = template.read_text()
-    asl = json.dumps(without_comments(json.loads(definition.read_text())), separators=(",", ":"))
-    if len(DEFINITION_LINE.findall(text)) != 1:
-        raise DeployError(f"{template.name} must have exactly one DefinitionString line")
-    # a YAML single-quoted scalar holds any one-line text, with ' written twice
-    quoted = "'" + asl.replace("'", "''") + "'"
-    text = DEFINITION_LINE.sub(lambda match: f"{match['indent']}DefinitionString: {quoted}", text)
-    return "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("#"))
+    """The template as deployed, compact JSON: the state machine definition file embedded as its
+    ``DefinitionString`` (without its ``Comment`` fields, which are for readers of the repository), under
+    CloudFormation's 51,200-byte limit for an inline template body."""
+    body = load_template(template)
+    machine = body["Resources"]["PipelineStateMachine"]["Properties"]
+    asl = without_comments(json.loads(definition.read_text()))
+    machine["DefinitionString"] = json.dumps(asl, separators=(",", ":"))
+    return json.dumps(body, separators=(",", ":"))
 
 
 def without_comments(value: Any) -> Any:
