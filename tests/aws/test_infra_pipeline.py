@@ -200,6 +200,7 @@ def test_a_failing_ingestion_job_ends_in_the_failure_branch(pipeline, monkeypatc
     )
     assert json.loads(body["cause"])["JobRunState"] == "FAILED"
     assert body["execution"] == execution["executionArn"]
+    assert len(pipeline.job_runs(INGEST_JOB)) == 1  # a failed run is not retried (only transient API errors are)
     assert pipeline.job_runs(DBT_JOB) == []  # dbt never started
     assert pipeline.lock() is None  # a failed build releases the lock
 

@@ -186,6 +186,16 @@ def test_the_definition_placeholders_are_exactly_the_substitutions():
     assert len(deploy_module().render_template().encode()) < 0.9 * deploy_module().MAX_TEMPLATE_BODY  # headroom
 
 
+def test_substitution_fills_every_placeholder_or_says_which_is_missing():
+    deploy = deploy_module()
+    assert deploy.substitute("a ${X} b ${Y} ${X}", {"X": 1, "Y": "y"}) == "a 1 b y 1"
+    with pytest.raises(deploy.DeployError, match="no value for Y"):
+        deploy.substitute("${X}${Y}", {"X": 1})
+    assert deploy.parse_parameters(["A=b=c"]) == [{"ParameterKey": "A", "ParameterValue": "b=c"}]
+    with pytest.raises(deploy.DeployError, match="Key=Value"):
+        deploy.parse_parameters(["oops"])
+
+
 def test_every_task_has_a_catch_and_the_jobs_retry_transient_errors_with_backoff():
     tasks = {name: state for name, state in states().items() if state["Type"] == "Task"}
     for name, state in tasks.items():
