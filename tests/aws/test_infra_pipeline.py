@@ -200,9 +200,31 @@ def test_a_failing_ingestion_job_ends_in_the_failure_branch(pipeline, monkeypatc
     )
     assert json.loads(body["cause"])["JobRunState"] == "FAILED"
     assert body["execution"] == execution["executionArn"]
+    assert body["summary"] is None
     assert len(pipeline.job_runs(INGEST_JOB)) == 1  # a failed run is not retried (only transient API errors are)
     assert pipeline.job_runs(DBT_JOB) == []  # dbt never started
     assert pipeline.lock() is None  # a failed build releases the lock
+
+
+def test_a_failing_dbt_job_sends_its_run_summary_with_the_failure(pipeline, monkeypatch):
+    fail_runs_of(DBT_JOB, monkeypatch)
+    failed = {
+        **SUMMARY,
+        "run_id": "run-dbt-1",
+        "status": "failed",
+        "failed_step": "dbt build",
+        "error": "1 test failed",
+    }
+    pipeline.put_summary("run-dbt-1", failed)
+
+    execution = pipeline.run("run-dbt")
+
+    assert execution["status"] == "FAILED"
+    [message] = pipeline.messages()
+    assert message["Subject"] == "Lakehouse run run-dbt-1 FAILED at dbt"
+    body = json.loads(message["Message"])
+    assert (body["failed_step"], body["error"], body["summary"]) == ("dbt", "States.TaskFailed", failed)
+    assert pipeline.lock() is None
 
 
 def test_a_dbt_job_that_cannot_start_is_reported_as_the_dbt_step(pipeline):
@@ -214,6 +236,7 @@ def test_a_dbt_job_that_cannot_start_is_reported_as_the_dbt_step(pipeline):
     [message] = pipeline.messages()
     body = json.loads(message["Message"])
     assert (body["failed_step"], body["error"]) == ("dbt", "Glue.EntityNotFoundException")
+    assert body["summary"] is None  # dbt never ran: no summary
     assert len(pipeline.job_runs(INGEST_JOB)) == 1
 
 
