@@ -66,11 +66,13 @@ soak: install
 	LAKEHOUSE_SOAK=1 $(BIN)/pytest tests/reliability -n 0 -p no:cacheprovider
 
 # Real AWS, never run by CI: credentials and region the way boto3 finds them (AWS_PROFILE, AWS_REGION, ...).
-# STACK names the stack; PARAMS passes template parameters: make deploy PARAMS="NotificationEmail=me@example.com"
+# STACK names the stack; PARAMS passes template parameters, split like a shell line:
+#   make deploy PARAMS='NotificationEmail=me@example.com "ScheduleExpression=cron(0 3 * * ? *)"'
 STACK ?= lakehouse
 PARAMS ?=
+export PARAMS
 deploy: install package
-	$(BIN)/python infra/deploy.py deploy --stack $(STACK) $(foreach p,$(PARAMS),--param $(p))
+	$(BIN)/python infra/deploy.py deploy --stack $(STACK) --params "$$PARAMS"
 
 # Asks for the stack name first. The data bucket is kept unless DELETE_DATA=1 (then every file and table goes).
 destroy: install

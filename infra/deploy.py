@@ -1,6 +1,6 @@
 """Deploy the lakehouse to AWS, or take it down: what `make deploy` and `make destroy` run.
 
-    python infra/deploy.py deploy  [--stack lakehouse] [--param Key=Value ...] [--dist dist/aws]
+    python infra/deploy.py deploy  [--stack lakehouse] [--param K=V ...] [--params 'K=V "K=V W"'] [--dist dist/aws]
     python infra/deploy.py destroy [--stack lakehouse] [--yes] [--delete-data]
 
 deploy: renders ``lakehouse.yaml`` as compact JSON with the state machine definition,
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -206,7 +207,8 @@ def empty_bucket(s3: Any, bucket: str) -> int:
 def deploy(args: argparse.Namespace) -> int:
     session = boto3.session.Session()
     cfn, s3 = session.client("cloudformation"), session.client("s3")
-    outputs = deploy_stack(cfn, args.stack, render_template(), parse_parameters(args.param))
+    parameters = parse_parameters([*args.param, *shlex.split(args.params)])
+    outputs = deploy_stack(cfn, args.stack, render_template(), parameters)
     keys = upload_artifacts(s3, Path(args.dist), outputs["BucketName"])
     print(f"uploaded {len(keys)} artifacts to s3://{outputs['BucketName']}/artifacts/")
     for key, value in sorted(outputs.items()):
@@ -262,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = commands.add_parser("deploy", help="create or update the stack and upload the artifacts")
     up.add_argument("--stack", default=DEFAULT_STACK)
     up.add_argument("--param", action="append", default=[], help="a template parameter, Key=Value (repeatable)")
+    up.add_argument("--params", default="", help="template parameters in one shell-like line: 'A=b \"C=d e\"'")
     up.add_argument("--dist", default=str(DEFAULT_DIST), help="what `make package` built")
     up.set_defaults(run=deploy)
     down = commands.add_parser("destroy", help="delete the stack (the data bucket is kept unless --delete-data)")
