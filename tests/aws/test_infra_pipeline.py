@@ -10,6 +10,7 @@ RUNNING -> FAILED. A job that does not exist fails at StartJobRun (Glue.EntityNo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +112,7 @@ def work_around_moto_aws_sdk_casing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def pipeline(aws_env, moto_endpoint, monkeypatch) -> Pipeline:
+def pipeline(aws_env, moto_endpoint, monkeypatch) -> Iterator[Pipeline]:
     """The resources the definition uses, created directly (moto's CloudFormation does not model Glue jobs),
     and the state machine from the definition file with the substitutions CloudFormation would make."""
     monkeypatch.setenv("MOTO_PORT", moto_endpoint.rsplit(":", 1)[1])  # where moto's interpreter sends its calls
