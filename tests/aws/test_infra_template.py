@@ -101,7 +101,7 @@ def test_the_jobs_run_the_packaged_artifacts_with_the_agreed_arguments():
     assert arguments["--warehouse_uri"] == "s3://${DataBucket}/warehouse/"
     assert arguments["--report_uri"] == "s3://${DataBucket}/runs/"
     assert (arguments["--sources"], arguments["--strict"]) == ("all", "false")
-    assert dbt["Command"]["Name"] == "pythonshell"
+    assert (dbt["Command"]["Name"], dbt["GlueVersion"]) == ("glueetl", "5.0")  # Python 3.11: the wheel's
     assert dbt["Command"]["ScriptLocation"]["Fn::Sub"] in artifacts
     arguments = {
         key: value.get("Fn::Sub", value) if isinstance(value, dict) else value
