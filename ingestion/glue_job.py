@@ -12,6 +12,9 @@ package on ``--extra-py-files`` (``ingestion.zip``) and ``--datalake-formats ice
 | ``--run_id`` | the run's id (the Step Functions execution name): the report's folder |
 | ``--report_uri`` | where run reports go, ``s3://bucket/prefix/runs/``: writes ``<report_uri>/<run_id>/ingest.json`` |
 
+``ingest.json`` is the ingestion part of the run summary (``ingestion.run_summary``); when the job fails it
+also writes ``summary.json``, so a run that stops here still has one.
+
 The session (``ingestion.spark.build_glue_session``) puts the Glue Data Catalog behind Spark's session
 catalog, so ``bronze.<source>``, ``bronze.quarantine`` and the ledger ``meta.ingest_*`` are the same tables
 and the same exactly-once protocol (``ingestion.ledger``) as locally, stored under the warehouse URI.
@@ -35,12 +38,12 @@ from typing import Any
 from ingestion.aws import split_s3_uri
 from ingestion.config import ConfigError, Settings
 from ingestion.registry import SOURCES, Source, get_source
+from ingestion.run_summary import INGEST, SUMMARY, ingest_part, one_line, summary
 
 log = logging.getLogger("lakehouse.glue_job")
 
 REQUIRED = ("landing_uri", "warehouse_uri", "run_id", "report_uri")
 OPTIONAL = {"sources": "", "strict": "false"}
-INGEST_REPORT = "ingest.json"
 
 
 @dataclass(frozen=True)
@@ -111,35 +114,6 @@ def put_json(client: Any, report_uri: str, run_id: str, name: str, payload: dict
     return f"s3://{bucket}/{key}"
 
 
-def ingest_part(run_id: str, reports: Sequence[Any], strict: bool, error: str | None = None) -> dict[str, Any]:
-    """The ingestion part of the run summary (``ingest.json``): counts, file names and reasons, never rows.
-
-    ``status`` is ``failed`` when the ingestion raised (``error``), or with ``strict`` when a row was
-    quarantined or a file rejected; ``failed_step`` is then ``ingest``."""
-    records = [record for report in reports for record in report.files]
-    files = {status: sum(1 for r in records if r.status == status) for status in ("ingested", "duplicate", "rejected")}
-    quarantined = sum(r.rows_quarantined for r in records if r.status == "ingested")
-    rejected = [
-        {"source": r.source, "file": r.file_path, "reason": r.message} for r in records if r.status == "rejected"
-    ]
-    if error is None and strict and (quarantined or rejected):
-        error = f"--strict: {quarantined} row(s) quarantined and {len(rejected)} file(s) rejected"
-    return {
-        "run_id": run_id,
-        "status": "failed" if error else "succeeded",
-        "failed_step": "ingest" if error else None,
-        "error": error,
-        "files": files,
-        "rows": sum(r.rows_ingested for r in records if r.status == "ingested"),
-        "quarantined": quarantined,
-        "rejected": rejected,
-        "batches": [report.batch_id for report in reports if report.batch_id is not None],
-        "rolled_back": [batch for report in reports for batch in report.rolled_back],
-        "archived": sum(len(report.archived) for report in reports),
-        "unmatched": sorted({path for report in reports for path in report.unmatched}),
-    }
-
-
 def run_ingestion(
     spark: Any,
     args: JobArgs,
@@ -149,7 +123,8 @@ def run_ingestion(
     registry: tuple[Source, ...] = SOURCES,
 ) -> dict[str, Any]:
     """Ingest every new object of ``args.landing_uri`` with the registry's sources (or ``args.sources``,
-    one batch each), then write ``ingest.json``; an exception is reported there too, then raised."""
+    one batch each), then write ``ingest.json``. A failure (an exception, or ``--strict``) is reported
+    there and in ``summary.json``; an exception is then raised again."""
     from ingestion.ingest import ingest
     from ingestion.landing_s3 import S3Landing, s3_client
 
@@ -161,11 +136,14 @@ def run_ingestion(
         for only in args.sources or (None,):
             reports.append(ingest(spark, settings, registry, only=only, landing=landing))
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
-        put_json(client, args.report_uri, args.run_id, INGEST_REPORT, ingest_part(args.run_id, reports, False, text))
+        payload = ingest_part(args.run_id, reports, False, one_line(exc))
+        put_json(client, args.report_uri, args.run_id, INGEST, payload)
+        put_json(client, args.report_uri, args.run_id, SUMMARY, summary(args.run_id, payload))
         raise
     payload = ingest_part(args.run_id, reports, args.strict)
-    where = put_json(client, args.report_uri, args.run_id, INGEST_REPORT, payload)
+    where = put_json(client, args.report_uri, args.run_id, INGEST, payload)
+    if payload["status"] != "succeeded":
+        put_json(client, args.report_uri, args.run_id, SUMMARY, summary(args.run_id, payload))
     log.info("ingestion %s: %s; report %s", payload["status"], payload["files"], where)
     return payload
 

@@ -14,7 +14,8 @@ import pytest
 from ingestion import glue_job
 from ingestion.config import ConfigError
 from ingestion.landing_s3 import s3_client
-from ingestion.registry import SOURCES, get_source
+from ingestion.registry import get_source
+from ingestion.run_summary import SUMMARY_KEYS
 from ingestion.spark import SEMANTICS, glue_spark_conf
 
 BUCKET = "lakehouse-glue"
@@ -100,6 +101,22 @@ def test_a_job_run_ingests_the_s3_landing_and_writes_ingest_json(spark, aws_env,
     assert stored["status"] == "failed" and stored["failed_step"] == "ingest"  # --strict
     assert stored["error"] == "--strict: 1 row(s) quarantined and 1 file(s) rejected"
     assert spark.table(source.table).count() == 1
+    # The run stops here (the job fails), so the ingestion job leaves the run's summary.json too.
+    final = json.loads(client.get_object(Bucket=BUCKET, Key="lh/runs/run-2026-11-27/summary.json")["Body"].read())
+    assert tuple(final) == SUMMARY_KEYS
+    assert final == {
+        "run_id": "run-2026-11-27",
+        "status": "failed",
+        "files": {"ingested": 1, "duplicate": 0, "rejected": 1},
+        "rows": 1,
+        "quarantined": 1,
+        "rejected": stored["rejected"],
+        "models": 0,
+        "tests": 0,
+        "test_warnings": 0,
+        "failed_step": "ingest",
+        "error": "--strict: 1 row(s) quarantined and 1 file(s) rejected",
+    }
 
     rerun = dataclasses.replace(args, strict=False)
     again = glue_job.run_ingestion(spark, rerun, tmp_path, client=client, spark_reads_s3=False, registry=registry)
