@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
-.PHONY: install demo test lint pytest dbt-test bench soak clean reset help
+.PHONY: install demo test lint pytest dbt-test bench soak clean reset help package
 
 help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - ingestion and pipeline timings"
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
+	@echo "make package - build the AWS artifacts in dist/aws/ (Glue job scripts, ingestion.zip, dbt_project.zip, wheel)"
 
 install: $(STAMP) $(CHECKOV_STAMP)
 
@@ -63,8 +64,12 @@ bench: install
 soak: install
 	LAKEHOUSE_SOAK=1 $(BIN)/pytest tests/reliability -n 0 -p no:cacheprovider
 
+# The AWS artifacts (layout in lakehouse/aws/package.py and the README's "Run on AWS"); prints what to upload.
+package: install
+	$(BIN)/python -m lakehouse.aws.package
+
 reset:
 	rm -rf .lakehouse
 
 clean: reset
-	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache dist build

@@ -47,8 +47,13 @@ FILE_STATUSES = ("ingested", "duplicate", "rejected")
 
 
 def one_line(exc: BaseException, limit: int = 500) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else type(exc).__name__
+    """An exception as one line: its first line, with the second when the first is only a title
+    (dbt: ``Compilation Error`` then the reason)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = f"{lines[0]}: {lines[1]}" if len(lines) > 1 and len(lines[0]) < 40 else lines[0]
+    return text[:limit]
 
 
 def ingest_part(run_id: str, reports: Sequence[Any], strict: bool, error: str | None = None) -> dict[str, Any]:
