@@ -25,7 +25,13 @@ INGEST = {
     "files": {"ingested": 3, "duplicate": 1, "rejected": 1},
     "rows": 1250,
     "quarantined": 2,
-    "rejected": [{"source": "telecom_subscriptions", "file": "telecom/x.csv", "reason": "file is empty"}],
+    "rejected": [
+        {
+            "source": "telecom_subscriptions",
+            "file": "telecom/x.csv",
+            "reason": "header lacks required column(s): CustomerID",
+        }
+    ],
     "batches": [7],
     "rolled_back": [],
     "archived": 0,
