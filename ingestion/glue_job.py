@@ -109,7 +109,7 @@ def report_key(report_uri: str, run_id: str, name: str) -> tuple[str, str]:
 
 def put_json(client: Any, report_uri: str, run_id: str, name: str, payload: dict[str, Any]) -> str:
     bucket, key = report_key(report_uri, run_id, name)
-    body = json.dumps(payload, indent=2, sort_keys=True, default=str).encode()
+    body = json.dumps(payload, indent=2, default=str).encode()
     client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     return f"s3://{bucket}/{key}"
 
