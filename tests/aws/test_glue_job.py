@@ -73,7 +73,7 @@ def test_report_keys():
 def test_a_job_run_ingests_the_s3_landing_and_writes_ingest_json(spark, aws_env, tmp_path):
     name = f"g_{uuid.uuid4().hex[:8]}"
     source = dataclasses.replace(
-        get_source("telecom_subscriptions"), name=name, pattern=f"{name}/customer_subscription_*.csv"
+        get_source("telecom_subscriptions"), name=name, pattern=f"{name}/customer_subscription_*.csv", archive=True
     )
     registry = (source,)  # a source of this test's own: its own tables
     client = s3_client()
@@ -101,6 +101,13 @@ def test_a_job_run_ingests_the_s3_landing_and_writes_ingest_json(spark, aws_env,
     assert stored["status"] == "failed" and stored["failed_step"] == "ingest"  # --strict
     assert stored["error"] == "--strict: 1 row(s) quarantined and 1 file(s) rejected"
     assert spark.table(source.table).count() == 1
+    assert stored["archived"] == 1  # moved to lh/archive/ after the commit; the rejected file stays
+    assert [k["Key"] for k in client.list_objects_v2(Bucket=BUCKET, Prefix="lh/")["Contents"]] == [
+        f"lh/archive/{name}/customer_subscription_2023_08_21.csv",
+        f"lh/landing/{name}/customer_subscription_2023_08_22.csv",
+        "lh/runs/run-2026-11-27/ingest.json",
+        "lh/runs/run-2026-11-27/summary.json",
+    ]
     # The run stops here (the job fails), so the ingestion job leaves the run's summary.json too.
     final = json.loads(client.get_object(Bucket=BUCKET, Key="lh/runs/run-2026-11-27/summary.json")["Body"].read())
     assert tuple(final) == SUMMARY_KEYS

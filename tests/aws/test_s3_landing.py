@@ -90,7 +90,12 @@ def test_identity_is_the_local_sha256_streamed_or_from_the_s3_checksum(s3, sourc
 
     assert full_object_sha256(s3.head_object(Bucket=BUCKET, Key=plain, ChecksumMode="ENABLED")) is None
     assert full_object_sha256(s3.head_object(Bucket=BUCKET, Key=checked, ChecksumMode="ENABLED")) == file_sha256(local)
-    assert object_sha256(s3, BUCKET, plain) == object_sha256(s3, BUCKET, checked) == file_sha256(local)
+    calls: list[str] = []  # the S3 operations boto3 sends (observed, not changed)
+    s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    assert object_sha256(s3, BUCKET, checked) == file_sha256(local)
+    assert calls == ["HeadObject"]  # S3's checksum: the object is not downloaded
+    assert object_sha256(s3, BUCKET, plain) == file_sha256(local)
+    assert calls == ["HeadObject", "HeadObject", "GetObject"]  # no checksum: hashed while streaming
     assert object_sha256(s3, BUCKET, "team/landing/missing.csv") is None
     assert full_object_sha256({"ChecksumSHA256": "abc=-3"}) is None  # multipart: a checksum of checksums
 
@@ -156,8 +161,11 @@ def count(spark, table: str, where: str = "true") -> int:
     return spark.sql(f"select count(*) from {table} where {where}").first()[0]
 
 
-def test_ingestion_from_an_s3_landing_is_exactly_once(spark, lakehouse_settings, s3, source, tmp_path):
-    """One real run: Spark and Iceberg as locally, the files read from S3 through boto3."""
+def test_ingestion_from_an_s3_landing_is_exactly_once(spark, lakehouse_settings, s3, source, tmp_path, monkeypatch):
+    """One real run: Spark and Iceberg as locally, the files read from S3 through boto3. It stops after the
+    ledger commit, before archiving (as the local crash tests do), with one move half done."""
+    import ingestion.ingest as ingest_module
+
     source = dataclasses.replace(source, archive=True)
     settings = dataclasses.replace(lakehouse_settings, landing=tmp_path / "cache", landing_uri=LANDING)
     folder = source.name
@@ -166,7 +174,11 @@ def test_ingestion_from_an_s3_landing_is_exactly_once(spark, lakehouse_settings,
     put(s3, f"{folder}/customer_subscription_2023_08_23.csv", csv_bytes(21, 20))  # 21st's bytes, renamed
     put(s3, f"{folder}/customer_subscription_2023_08_24.csv", b"\x00\x01binary")  # rejected: stays
 
-    report = ingest(spark, settings, [source])  # the landing comes from settings.landing_uri
+    with monkeypatch.context() as crash:
+        crash.setattr(ingest_module, "archive_committed", lambda *args: [])  # stops right after the commit
+        report = ingest(spark, settings, [source])  # the landing comes from settings.landing_uri
+    landed = f"team/landing/{folder}/customer_subscription_2023_08_21.csv"
+    s3.copy_object(Bucket=BUCKET, Key=landed.replace("landing", "archive", 1), CopySource=f"{BUCKET}/{landed}")
 
     status = {r.file_path.rsplit("_", 1)[1]: (r.status, r.rows_ingested, r.rows_quarantined) for r in report.files}
     assert status == {
@@ -191,11 +203,13 @@ def test_ingestion_from_an_s3_landing_is_exactly_once(spark, lakehouse_settings,
         ("24.csv", "rejected"),
     ]
     assert {r.file_date for r in ledger if r.status == "ingested"} == {dt.date(2023, 8, 21), dt.date(2023, 8, 22)}
-    # Committed files moved to archive/ beside the landing prefix; the rejected one waits for the operator.
-    assert keys(s3, "team/landing/") == [f"team/landing/{folder}/customer_subscription_2023_08_24.csv"]
-    assert len(keys(s3, "team/archive/")) == 3
+    assert len(keys(s3, "team/landing/")) == 4 and len(keys(s3, "team/archive/")) == 1
 
-    again = ingest(spark, settings, [source])
-    assert again.batch_id is None and again.files == [] and again.archived == []
+    # The next run ingests nothing and finishes the moves (21 only needs its delete); the rejected file stays.
+    resumed = ingest(spark, settings, [source])
+    assert resumed.batch_id is None and resumed.files == []
+    assert sorted(p.rsplit("_", 1)[1] for p in resumed.archived) == ["21.csv", "22.csv", "23.csv"]
+    assert keys(s3, "team/landing/") == [f"team/landing/{folder}/customer_subscription_2023_08_24.csv"]
+    assert [k.rsplit("_", 1)[1] for k in keys(s3, "team/archive/")] == ["21.csv", "22.csv", "23.csv"]
     assert count(spark, source.table) == 30
     assert spark.table(FILES).filter(f"source = '{source.name}'").count() == 4
