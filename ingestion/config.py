@@ -95,6 +95,8 @@ def load_settings(
     home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
     landing_text = str(landing or env.get("LAKEHOUSE_LANDING") or DEFAULT_LANDING)
     landing_uri = landing_text if landing_text.startswith("s3://") else None
+    if landing_uri and not all(landing_uri[len("s3://") :].rstrip("/").partition("/")[::2]):
+        raise ConfigError(f"an S3 landing is a folder in a bucket, s3://bucket/prefix/landing/, not {landing_uri!r}")
     landing_path = home_path / "landing-cache" if landing_uri else Path(landing_text).expanduser().resolve()
     if home_path.exists() and not home_path.is_dir():
         raise ConfigError(f"LAKEHOUSE_HOME {home_path} exists and is not a directory")

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ingestion.config import load_settings
+from ingestion.config import ConfigError, load_settings
 from ingestion.files import file_sha256, scan_file
 from ingestion.ingest import ingest
 from ingestion.landing_s3 import S3Landing, full_object_sha256, object_sha256, s3_client
@@ -143,8 +143,6 @@ def test_archive_copies_then_deletes_finishes_an_interrupted_move_and_is_idempot
 
 
 def test_a_bucket_root_is_not_a_landing_folder(tmp_path):
-    from ingestion.config import ConfigError
-
     with pytest.raises(ConfigError, match="must be a folder in its bucket"):
         S3Landing(f"s3://{BUCKET}/", cache=tmp_path, client=object())
 
@@ -155,6 +153,9 @@ def test_settings_read_an_s3_landing_into_a_cache_under_home(tmp_path):
     assert settings.landing == (tmp_path / "home" / "landing-cache").resolve()
     assert load_settings(home=tmp_path, env={"LAKEHOUSE_LANDING": LANDING}).landing_uri == LANDING
     assert load_settings(home=tmp_path, landing=tmp_path / "l", env={}).landing_uri is None
+    for wrong in ("s3://", f"s3://{BUCKET}", f"s3://{BUCKET}/", "s3:///landing/"):
+        with pytest.raises(ConfigError, match="an S3 landing is a folder in a bucket"):
+            load_settings(home=tmp_path, landing=wrong, env={})
 
 
 def count(spark, table: str, where: str = "true") -> int:
