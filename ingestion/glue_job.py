@@ -130,9 +130,9 @@ def run_ingestion(
 
     client = client if client is not None else s3_client()
     settings = Settings(home=work_dir, landing=work_dir / "landing-cache", landing_uri=args.landing_uri)
-    landing = S3Landing(args.landing_uri, cache=settings.landing, client=client, spark_reads_s3=spark_reads_s3)
     reports: list[Any] = []
     try:
+        landing = S3Landing(args.landing_uri, cache=settings.landing, client=client, spark_reads_s3=spark_reads_s3)
         for only in args.sources or (None,):
             reports.append(ingest(spark, settings, registry, only=only, landing=landing))
     except Exception as exc:

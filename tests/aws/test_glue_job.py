@@ -129,3 +129,22 @@ def test_a_job_run_ingests_the_s3_landing_and_writes_ingest_json(spark, aws_env,
     again = glue_job.run_ingestion(spark, rerun, tmp_path, client=client, spark_reads_s3=False, registry=registry)
     assert again["status"] == "succeeded" and again["files"] == {"ingested": 0, "duplicate": 0, "rejected": 0}
     assert again["batches"] == [] and spark.table(source.table).count() == 1
+
+
+def test_a_job_that_fails_still_leaves_ingest_json_and_summary_json(aws_env, tmp_path):
+    client = s3_client()
+    client.create_bucket(Bucket=BUCKET)
+    args = glue_job.parse_args([*ARGS, "--landing_uri", f"s3://{BUCKET}/"])  # a bucket root: no archive beside it
+
+    with pytest.raises(ConfigError, match="must be a folder in its bucket"):
+        glue_job.run_ingestion(None, args, tmp_path, client=client)
+
+    stored = {
+        name: json.loads(client.get_object(Bucket=BUCKET, Key=f"lh/runs/run-2026-11-27/{name}")["Body"].read())
+        for name in ("ingest.json", "summary.json")
+    }
+    for payload in stored.values():
+        assert payload["status"] == "failed" and payload["failed_step"] == "ingest"
+        assert payload["error"].startswith("an S3 landing must be a folder in its bucket")
+        assert payload["files"] == {"ingested": 0, "duplicate": 0, "rejected": 0}
+    assert tuple(stored["summary.json"]) == SUMMARY_KEYS
