@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
-.PHONY: install demo test lint pytest dbt-test bench soak clean reset help deploy destroy
+.PHONY: install demo test lint pytest dbt-test bench soak clean reset help package deploy destroy
 
 help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - ingestion and pipeline timings"
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
+	@echo "make package - build the AWS artifacts in dist/aws/ (Glue job scripts, ingestion.zip, dbt_project.zip, wheel)"
 	@echo "make deploy - package, deploy the infra/ stack to the AWS account of your credentials, upload artifacts"
 	@echo "make destroy - delete that stack (asks first; the data bucket is kept unless DELETE_DATA=1)"
 
@@ -65,6 +66,10 @@ bench: install
 soak: install
 	LAKEHOUSE_SOAK=1 $(BIN)/pytest tests/reliability -n 0 -p no:cacheprovider
 
+# The AWS artifacts (layout in lakehouse/aws/package.py and the README's "Run on AWS"); prints what to upload.
+package: install
+	$(BIN)/python -m lakehouse.aws.package
+
 # Real AWS, never run by CI: credentials and region the way boto3 finds them (AWS_PROFILE, AWS_REGION, ...).
 # STACK names the stack; PARAMS passes template parameters, split like a shell line:
 #   make deploy PARAMS='NotificationEmail=me@example.com "ScheduleExpression=cron(0 3 * * ? *)"'
@@ -82,4 +87,4 @@ reset:
 	rm -rf .lakehouse
 
 clean: reset
-	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache dist build

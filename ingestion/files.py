@@ -41,6 +41,8 @@ class LandingFile:
     abs_path: Path
     size: int
     mtime_ms: int
+    uri: str | None = None
+    """Where Spark reads the file when not at ``abs_path``: its ``s3://`` URI on Glue (``ingestion.landing_s3``)."""
 
     @property
     def key(self) -> tuple[str, str, int, int]:

@@ -25,13 +25,11 @@ from ingestion.faults import checkpoint
 from ingestion.files import (
     HeaderError,
     LandingFile,
-    archive_file,
     derive_file_date,
-    discover,
     read_header,
     runaway_quote,
-    scan_file,
 )
+from ingestion.landing import Landing, open_landing
 from ingestion.ledger import FileRecord, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
 from ingestion.spark import TABLE_PROPERTIES
@@ -109,9 +107,14 @@ def ensure_tables(spark: SparkSession, sources: Sequence[Source]) -> Ledger:
     return ledger
 
 
+def spark_location(file: LandingFile) -> str:
+    """Where Spark reads the file: its URI when it has one (``s3://`` on Glue), else the local path."""
+    return file.uri or str(file.abs_path)
+
+
 def hadoop_path(file: LandingFile) -> str:
-    """A local path with Hadoop glob characters escaped."""
-    text = str(file.abs_path)
+    """The file's Spark location with Hadoop glob characters escaped."""
+    text = spark_location(file)
     for char in "\\[]{}*?":
         text = text.replace(char, "\\" + char)
     return text
@@ -164,7 +167,7 @@ class BatchWriter:
     ) -> None:
         mapping, _, _ = T.header_mapping(source, header)
         lineage_rows = [
-            (str(f.abs_path), f.rel_path, records[f.rel_path].file_date, records[f.rel_path].file_hash) for f in files
+            (spark_location(f), f.rel_path, records[f.rel_path].file_date, records[f.rel_path].file_hash) for f in files
         ]
         lineage = self.spark.createDataFrame(
             lineage_rows, "_path string, _source_file string, _file_date date, _file_hash string"
@@ -302,8 +305,10 @@ def ingest(
     sources: Sequence[Source] = SOURCES,
     only: str | None = None,
     settle_seconds: float | None = None,
+    landing: Landing | None = None,
 ) -> IngestReport:
-    """Ingest every new landing file of ``sources`` (or only the source named ``only``).
+    """Ingest every new landing file of ``sources`` (or only the source named ``only``) from ``landing``
+    (default: ``open_landing(settings)``, the folder or the ``s3://`` root of ``settings``).
 
     Raises ``IngestAborted`` (after rolling the batch back) when a file changes while it is read.
     """
@@ -313,10 +318,11 @@ def ingest(
     tables = [(s.table, "_batch_id") for s in sources] + [(QUARANTINE_TABLE, "batch_id")]
     report.rolled_back = ledger.recover(tables)
 
-    if not settings.landing.is_dir():
-        report.landing_missing = str(settings.landing)
+    landing = open_landing(settings) if landing is None else landing
+    if not landing.exists():
+        report.landing_missing = landing.description
     selected = [s for s in sources if only is None or s.name == only]
-    found = discover(settings.landing, sources, settle_seconds=settle_seconds)  # all: a file belongs to one source
+    found = landing.discover(sources, settle_seconds=settle_seconds)  # all: a file belongs to one source
     report.unmatched, report.unsettled, report.outside = found.unmatched, found.unsettled, found.outside
     chosen = {s.name for s in selected}
     report.other_sources = sum(1 for f in found.files if f.source not in chosen)
@@ -327,7 +333,7 @@ def ingest(
         report.sources[source.name] = SourceReport()
     # Files committed by an earlier run that crashed before archiving them: finish the move.
     committed = [(f.source, f.rel_path, *known.keys[f.key]) for f in found.files if f.key in known.keys]
-    report.archived += archive_committed(settings, selected, committed)
+    report.archived += archive_committed(landing, selected, committed)
     if not new_files:
         return report
 
@@ -338,7 +344,7 @@ def ingest(
     source_of = {s.name: s for s in selected}
     for file in new_files:
         source = source_of[file.source]
-        scan = scan_file(file.abs_path, source.csv.encoding)
+        scan = landing.scan(file, source.csv.encoding)
         digest = scan.sha256
         record = FileRecord(file.source, file.rel_path, file.size, file.mtime_ms, digest, None, "ingested")
         records[file.rel_path] = record
@@ -371,7 +377,7 @@ def ingest(
         source = source_of[source_name]
         for header, group in plan_files(source, files, records).items():
             _write_group_or_files(writer, source, group, header, records)
-    changed = [f.rel_path for f in new_files if f.key != _restat(f)]
+    changed = [f.rel_path for f in new_files if f.key != landing.restat(f)]
     if changed:
         ledger.recover(tables)
         raise IngestAborted(
@@ -382,7 +388,7 @@ def ingest(
     ledger.commit(batch_id, list(records.values()), ingested_at)
     checkpoint("after_ledger_commit")
     report.archived += archive_committed(
-        settings, selected, [(r.source, r.file_path, r.status, r.file_hash) for r in records.values()]
+        landing, selected, [(r.source, r.file_path, r.status, r.file_hash) for r in records.values()]
     )
 
     report.files = list(records.values())
@@ -399,19 +405,11 @@ def ingest(
     return report
 
 
-def _restat(file: LandingFile) -> tuple[str, str, int, int] | None:
-    try:
-        stat = file.abs_path.stat()
-    except OSError:
-        return None
-    return (file.source, file.rel_path, stat.st_size, int(stat.st_mtime * 1000))
-
-
 ARCHIVABLE = ("ingested", "duplicate")
 
 
 def archive_committed(
-    settings: Settings, sources: Sequence[Source], files: Sequence[tuple[str, str, str, str]]
+    landing: Landing, sources: Sequence[Source], files: Sequence[tuple[str, str, str, str]]
 ) -> list[str]:
     """Move committed files ((source, path, status, sha256)) of ``archive=True`` sources out of the
     landing zone. Only ever called after the ledger commit; rejected files stay for the operator."""
@@ -419,7 +417,7 @@ def archive_committed(
     moved = []
     for source_name, rel_path, status, digest in files:
         if status in ARCHIVABLE and source_name in archiving:
-            archive_file(settings.landing, rel_path, digest)
+            landing.archive(rel_path, digest)
             moved.append(rel_path)
     return moved
 

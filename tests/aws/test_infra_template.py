@@ -110,8 +110,9 @@ def test_the_jobs_run_the_packaged_artifacts_with_the_agreed_arguments():
     assert arguments["--project_uri"] == "s3://${DataBucket}/artifacts/dbt_project.zip"
     assert (arguments["--dbt_command"], arguments["--target"]) == ("build", "glue")
     assert arguments["--report_uri"] == "s3://${DataBucket}/runs/"
-    wheel, dbt_glue = arguments["--additional-python-modules"].split(",")
-    assert wheel in artifacts and wheel.endswith(".whl")
+    assert arguments["--extra-py-files"] == "s3://${DataBucket}/artifacts/glue/ingestion.zip"
+    dbt_core, dbt_glue = arguments["--additional-python-modules"].split(",")
+    assert dbt_core == "dbt-core~=1.10.19"  # not the project wheel: its pyspark pin would replace Glue's
     assert (
         dbt_glue == "dbt-glue==${DbtGlueVersion}" and template()["Parameters"]["DbtGlueVersion"]["Default"] == "1.10.19"
     )
