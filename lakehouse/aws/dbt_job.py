@@ -1,4 +1,4 @@
-"""The dbt step on AWS: a Glue 5.0 job (Python 3.11, the dbt client only) that builds the dbt project and writes the run summary.
+"""The dbt step on AWS: a Glue 5.0 job (the dbt client only) that builds the project and writes the run summary.
 
 Glue runs this file (``make package`` copies it to ``dist/aws/glue/dbt_job.py``) with
 ``--extra-py-files <artifacts>/glue/ingestion.zip`` (for ``ingestion.run_summary``, standard library only)
