@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,7 +38,6 @@ class Settings:
     dbt_target: str = "local"
     settle_seconds: float = 0.0
     """A file modified less than this many seconds ago is left for the next run (still being written)."""
-    extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
     @property

@@ -154,7 +154,7 @@ def with_typed_columns(df: DataFrame, source: Source, mapping: Mapping[str, str]
     return df.withColumns(typed).withColumn(ERRORS, F.filter(F.array(*errors), lambda e: e.isNotNull()))
 
 
-def raw_record(df: DataFrame, mapping_width: int, header: Sequence[str]) -> SparkColumn:
+def raw_record(mapping_width: int, header: Sequence[str]) -> SparkColumn:
     """The record as it arrived: the malformed line itself, else the fields as a JSON object."""
     fields = F.struct(*[F.col(f"_c{i}").alias(header[i]) for i in range(mapping_width)])
     return F.coalesce(F.col(CORRUPT), F.to_json(fields))
