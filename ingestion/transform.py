@@ -181,14 +181,14 @@ def bronze_columns(df: DataFrame, table_columns: Sequence[str], extras: Mapping[
 
 
 def quarantine_columns(df: DataFrame, source: Source) -> DataFrame:
-    """The ``bronze.quarantine`` columns."""
+    """The ``bronze.quarantine`` columns; lineage under the names it has in bronze."""
     return df.select(
         F.lit(source.name).alias("source"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_record_number").alias("record_number"),
+        "_source_file",
+        "_record_number",
         F.col("_raw_record").alias("raw_record"),
         F.array_join(ERRORS, "; ").alias("reason"),
-        F.col("_file_hash").alias("file_hash"),
-        F.col("_batch_id").alias("batch_id"),
+        "_file_hash",
+        "_batch_id",
         F.col("_ingested_at").alias("quarantined_at"),
     )

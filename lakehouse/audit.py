@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingestion.ledger import FILES, Ledger
+from ingestion.ledger import BATCH_COLUMN, FileStatus, Ledger
 from ingestion.registry import QUARANTINE_TABLE, Source
 
 
@@ -50,21 +50,19 @@ class Audit:
 def audit(spark, sources: Sequence[Source]) -> Audit:
     """Compare the ledger with per-file row counts of every bronze table and the quarantine."""
     names = ", ".join(f"'{s.name}'" for s in sources)
-    pending = Ledger(spark).orphaned_batches()
+    ledger = Ledger(spark)
+    pending = ledger.orphaned_batches()
     batches = ", ".join(str(int(b)) for b in pending)
 
     def is_pending(column: str) -> str:
         return f"coalesce({column} in ({batches}), false)" if pending else "false"
 
-    ledger = spark.sql(
-        f"select source, file_path, file_hash, status, rows_read from {FILES} "
-        f"where status in ('ingested', 'rejected') and source in ({names})"
-    ).collect()
+    committed = ledger.committed_files([s.name for s in sources])
     bronze: Counter[tuple[str, str, str]] = Counter()
     pending_rows = 0
     for source in sources:
         for row in spark.sql(
-            f"select _source_file, _file_hash, {is_pending('_batch_id')}, count(*) as n "
+            f"select _source_file, _file_hash, {is_pending(BATCH_COLUMN)}, count(*) as n "
             f"from {source.table} group by 1, 2, 3"
         ).collect():
             if row[2]:
@@ -73,7 +71,7 @@ def audit(spark, sources: Sequence[Source]) -> Audit:
                 bronze[(source.name, row[0], row[1])] += row[3]
     quarantine: Counter[tuple[str, str, str]] = Counter()
     for row in spark.sql(
-        f"select source, source_file, file_hash, {is_pending('batch_id')}, count(*) "
+        f"select source, _source_file, _file_hash, {is_pending(BATCH_COLUMN)}, count(*) "
         f"from {QUARANTINE_TABLE} where source in ({names}) group by 1, 2, 3, 4"
     ).collect():
         if row[3]:
@@ -83,13 +81,13 @@ def audit(spark, sources: Sequence[Source]) -> Audit:
 
     breaks, rows = [], 0
     known = set()
-    for record in ledger:
+    for record in committed:
         key = (record.source, record.file_path, record.file_hash)
         known.add(key)
-        expected = int(record.rows_read or 0) if record.status == "ingested" else 0
+        expected = record.rows_read if record.status == FileStatus.INGESTED else 0
         rows += expected
         if bronze[key] + quarantine[key] != expected:
             breaks.append(Break(record.source, record.file_path, expected, bronze[key], quarantine[key]))
     for key in sorted((set(bronze) | set(quarantine)) - known):
         breaks.append(Break(key[0], f"{key[1]} (not in the ledger)", 0, bronze[key], quarantine[key]))
-    return Audit(len(ledger), rows, breaks, pending, pending_rows)
+    return Audit(len(committed), rows, breaks, pending, pending_rows)
