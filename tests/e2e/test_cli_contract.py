@@ -131,7 +131,7 @@ def test_run_select_matching_nothing_is_refused_before_ingestion(tmp_path):
 
 
 def test_json_decimals_are_exact_with_the_column_scale():
-    from lakehouse.report import format_json
+    from lakehouse.output import format_json
 
     text = format_json(["charge", "zero", "n"], [(Decimal("97.5500"), Decimal("0E-8"), 3)])
     assert json.loads(text) == [{"charge": "97.5500", "zero": "0.00000000", "n": 3}]
