@@ -24,7 +24,7 @@ select 'bronze', _source_file, count(*), null from bronze.telecom_subscriptions 
 union all
 select 'silver', null, count(*), count(distinct customer_id) from silver.subscriptions
 union all
-select 'quarantine', source_file, count(*), null from bronze.quarantine group by source_file
+select 'quarantine', _source_file, count(*), null from bronze.quarantine group by _source_file
 """
 
 

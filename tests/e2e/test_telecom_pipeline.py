@@ -28,8 +28,8 @@ HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate\
 DAY = "telecom/customer_subscription_2023_08_25"
 OTHER_DAY = "telecom/customer_subscription_2023_08_26"
 QUARANTINE_SQL = (  # the README's "Inspect and replay quarantined rows"
-    "select source_file, record_number, reason, raw_record from bronze.quarantine\n"
-    f"                 where source_file = '{DAY}.csv' order by record_number"
+    "select _source_file, _record_number, reason, raw_record from bronze.quarantine\n"
+    f"                 where _source_file = '{DAY}.csv' order by _record_number"
 )
 
 
@@ -142,7 +142,7 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
         in (first["stdout"])
     )
     rows = list(csv.DictReader(io.StringIO(quarantined["stdout"])))
-    assert [(r["record_number"], r["reason"]) for r in rows] == [
+    assert [(r["_record_number"], r["reason"]) for r in rows] == [
         ("2", "MonthlyCharge: cannot parse 'twenty' as decimal(10,2)")
     ]
     assert second["code"] == 0, second
