@@ -129,6 +129,42 @@ def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str 
     return list(result.result or []), None
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A table dbt builds (a model that is not a view, or a seed), from the project's manifest."""
+
+    name: str
+    """``schema.alias``, e.g. ``silver.subscriptions``."""
+    layer: str | None
+    """The models folder it is under (``staging``, ``silver``, ``gold``); None for a seed."""
+    domain: str | None
+    """Its domain folder (``models/<layer>/<domain>/``), the registry's ``Source.domain``."""
+
+
+def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relation]:
+    """``dbt ls <args>`` in-process, without Spark: the tables the selection builds, in dbt's order.
+    Raises ``RuntimeError`` with dbt's message if the project does not parse."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    keys = "resource_type schema alias name fqn config"
+    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+        result = dbtRunner().invoke(
+            ["--quiet", "ls", "--resource-type", "model", "seed", "--output", "json", "--output-keys", keys, *args]
+        )
+    if not result.success:
+        raise RuntimeError(f"dbt ls failed: {result.exception}")
+    relations = []
+    for node in map(json.loads, result.result or []):
+        if node["config"].get("materialized") in ("view", "ephemeral"):
+            continue
+        fqn = node["fqn"]
+        layer, domain = (fqn[1], fqn[2]) if node["resource_type"] == "model" and len(fqn) > 3 else (None, None)
+        relations.append(Relation(f"{node['schema']}.{node.get('alias') or node['name']}", layer, domain))
+    return relations
+
+
 def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models)."""
     from dbt.cli.main import dbtRunner

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingestion.config import Settings
-from lakehouse.demo import DEMO_TABLES, arrivals
+from lakehouse.demo import arrivals, demo_tables
 from lakehouse.errors import FAILED, OK
 from lakehouse.guards import holding_state, spark_for
 from lakehouse.output import echo, format_table
@@ -46,14 +46,15 @@ def replay(spark, settings: Settings, outbox: Path, days: Sequence[Sequence[Path
     """Each day: copy its files from ``outbox`` into the landing zone, run, show the row counts before
     and after. Exit code 1 when any run failed."""
     code = OK
+    tables = demo_tables(settings)
     for day, paths in enumerate(days, start=1):
         echo(f"\n=== day {day}/{len(days)}: {len(paths)} file(s) land in {settings.landing} ===")
         land(outbox, settings.landing, paths)
-        before = table_counts(spark, DEMO_TABLES)
+        before = table_counts(spark, tables)
         report, outcome = run_pipeline(spark, settings, Build(), verbose)
         write_run_report(settings.runs_dir, "demo", report, outcome, FAILED if outcome.failed else OK)
-        after = table_counts(spark, DEMO_TABLES)
-        changes = [(t, before[t], after[t], change(before[t], after[t])) for t in DEMO_TABLES]
+        after = table_counts(spark, tables)
+        changes = [(t, before[t], after[t], change(before[t], after[t])) for t in tables]
         echo("what changed")
         echo(format_table(["table", "rows before", "rows after", "change"], changes))
         if outcome.failed:
