@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,7 +38,6 @@ class Settings:
     dbt_target: str = "local"
     settle_seconds: float = 0.0
     """A file modified less than this many seconds ago is left for the next run (still being written)."""
-    extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
     landing_uri: str | None = None
     """An ``s3://bucket/prefix/`` landing root (``ingestion.landing_s3``); ``landing`` is then the local folder
     its new objects are downloaded to for the run (``<home>/landing-cache``)."""

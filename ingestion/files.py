@@ -330,10 +330,3 @@ def read_header(path: Path, delimiter: str = ",", quote: str = '"', encoding: st
     except (csv.Error, StopIteration) as exc:
         raise HeaderError(f"cannot parse the header row: {exc}") from exc
     return [h.strip() for h in header]
-
-
-def has_data_rows(path: Path, encoding: str = "UTF-8") -> bool:
-    """True when anything but blank lines follows the header line."""
-    with open_text(path, encoding) as handle:
-        handle.readline()
-        return any(line.strip() for line in handle)

@@ -92,7 +92,6 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Many small queries: compiling whole-stage Java code for each costs more than it saves.
         "spark.sql.codegen.wholeStage": "false",
     }
-    conf.update(settings.extra_spark_conf)
     return conf
 
 
