@@ -5,6 +5,8 @@ session from it (``build_session``), and dbt's ``local`` target gets the very sa
 in-process (``lakehouse run`` / ``lakehouse dbt`` create the session first and dbt-spark's
 ``method: session`` picks it up through ``getOrCreate()``), or, for a bare ``dbt`` command, through
 ``LAKEHOUSE_SPARK_CONF_JSON`` which ``profiles/profiles.yml`` reads (see ``lakehouse env``).
+On AWS Glue, ``glue_spark_conf()`` shares ``SEMANTICS`` with it and swaps the local Hive/Derby catalog
+for the Glue Data Catalog and S3 (``build_glue_session``, used by ``ingestion.glue_job``).
 """
 
 from __future__ import annotations
@@ -38,8 +40,19 @@ def iceberg_runtime_jar() -> Path:
     return jar
 
 
+SEMANTICS = {
+    "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+}
+"""Settings that decide what the code computes: the same on a laptop and on AWS Glue."""
+
+
 def spark_conf(settings: Settings) -> dict[str, str]:
-    """Every Spark and Iceberg setting the lakehouse uses, as one flat dictionary."""
+    """Every Spark and Iceberg setting the lakehouse uses locally, as one flat dictionary."""
     jar = iceberg_runtime_jar()
     java_opts = " ".join(
         [
@@ -59,7 +72,6 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.executor.extraClassPath": str(jar),
         "spark.driver.extraJavaOptions": java_opts,
         # Iceberg tables in the session catalog, backed by a Hive metastore (embedded Derby locally).
-        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
         "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
         "spark.sql.catalog.spark_catalog.type": "hive",
         "spark.sql.catalogImplementation": "hive",
@@ -71,22 +83,30 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.hive.metastore.schema.verification": "false",
         # Without it Iceberg asks the metastore for HIVE_LOCKS, which embedded Derby does not have.
         "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
-        # Semantics.
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-        "spark.sql.ansi.enabled": "false",
+        **SEMANTICS,
         # Laptop-sized execution.
         "spark.sql.shuffle.partitions": "4",
         "spark.default.parallelism": "4",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.adaptive.enabled": "true",
         # Many small queries: compiling whole-stage Java code for each costs more than it saves.
         "spark.sql.codegen.wholeStage": "false",
     }
-    conf.update(settings.extra_spark_conf)
     return conf
+
+
+def glue_spark_conf(warehouse_uri: str) -> dict[str, str]:
+    """The settings of a Spark session inside an AWS Glue 5.0 job: the same semantics as locally, with the
+    Glue Data Catalog behind Spark's session catalog (``bronze.x`` and ``meta.ingest_files`` mean the same
+    tables as locally) and Iceberg's S3FileIO under ``warehouse_uri``. The Glue runtime ships the jars
+    (job parameter ``--datalake-formats iceberg``)."""
+    return {
+        **SEMANTICS,
+        "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
+        "spark.sql.catalog.spark_catalog.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+        "spark.sql.catalog.spark_catalog.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        "spark.sql.catalog.spark_catalog.warehouse": warehouse_uri.rstrip("/"),
+    }
 
 
 def spark_conf_json(settings: Settings) -> str:
@@ -117,3 +137,13 @@ def build_session(settings: Settings):
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def build_glue_session(warehouse_uri: str):
+    """The SparkSession of the Glue ingestion job (``ingestion.glue_job``), from ``glue_spark_conf``."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("lakehouse-ingest")
+    for key, value in glue_spark_conf(warehouse_uri).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

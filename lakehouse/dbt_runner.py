@@ -6,8 +6,10 @@ session ``ingestion.spark.build_session`` created: one JVM, one metastore owner,
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ingestion.config import PROFILES_DIR, PROJECT_DIR, Settings
@@ -59,6 +61,31 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def dbt_env(settings: Settings) -> Iterator[None]:
+    """``dbt_environment(settings)`` in ``os.environ`` for the duration of one in-process dbt call, and
+    the previous values back after it.
+
+    Why the environment at all: dbt reads its configuration from there, not from arguments we could
+    pass. ``profiles/profiles.yml`` renders ``env_var('LAKEHOUSE_SPARK_CONF_JSON')`` and
+    ``env_var('LAKEHOUSE_TARGET')`` (the same profile serves a bare ``dbt``, see ``lakehouse env``), and
+    dbt's own ``DBT_*`` variables are the defaults of its command-line options, so any dbt command
+    line (``lakehouse dbt <anything>``) gets the lakehouse's project, profile, target and log paths
+    without rewriting the user's arguments. Nothing else in the process reads them.
+    """
+    values = dbt_environment(settings)
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
     """dbt's own message when ``dbt <args>`` is not a valid command line (unknown command or
     option, missing value), found by dbt's command-line parser alone: nothing runs, no Spark."""
@@ -76,13 +103,13 @@ def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
                 if sub is not None and sub_name is not None:
                     parse(sub, sub_name, sub_words, ctx)
 
-    os.environ.update(dbt_environment(settings))
-    try:
-        parse(dbt_cli, "dbt", list(args), None)
-    except click.exceptions.UsageError as exc:
-        return exc.format_message()
-    except (click.exceptions.Exit, click.exceptions.Abort):
-        return None
+    with dbt_env(settings):
+        try:
+            parse(dbt_cli, "dbt", list(args), None)
+        except click.exceptions.UsageError as exc:
+            return exc.format_message()
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            return None
     return None
 
 
@@ -92,13 +119,9 @@ HELP = {"-h", "--help", "-v", "-V", "--version"}
 def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str | None]:
     """``dbt ls <args>`` in-process, without Spark (dbt parses the project, saving the parse for the
     build that follows): the unique ids selected, and dbt's error message if it failed."""
-    import contextlib
-    import io
-
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings))
-    with contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(["--quiet", "ls", "--output", "name", *args])
     if not result.success:
         text = str(result.exception or "dbt ls failed").strip()
@@ -106,11 +129,46 @@ def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str 
     return list(result.result or []), None
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A table dbt builds (a model that is not a view, or a seed), from the project's manifest."""
+
+    name: str
+    """``schema.alias``, e.g. ``silver.subscriptions``."""
+    layer: str | None
+    """The models folder it is under (``staging``, ``silver``, ``gold``); None for a seed."""
+    domain: str | None
+    """Its domain folder (``models/<layer>/<domain>/``), the registry's ``Source.domain``."""
+
+
+def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relation]:
+    """``dbt ls <args>`` in-process, without Spark: the tables the selection builds, in dbt's order.
+    Raises ``RuntimeError`` with dbt's message if the project does not parse."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    keys = "resource_type schema alias name fqn config"
+    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+        result = dbtRunner().invoke(
+            ["--quiet", "ls", "--resource-type", "model", "seed", "--output", "json", "--output-keys", keys, *args]
+        )
+    if not result.success:
+        raise RuntimeError(f"dbt ls failed: {result.exception}")
+    relations = []
+    for node in map(json.loads, result.result or []):
+        if node["config"].get("materialized") in ("view", "ephemeral"):
+            continue
+        fqn = node["fqn"]
+        layer, domain = (fqn[1], fqn[2]) if node["resource_type"] == "model" and len(fqn) > 3 else (None, None)
+        relations.append(Relation(f"{node['schema']}.{node.get('alias') or node['name']}", layer, domain))
+    return relations
+
+
 def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings))
     command = list(args)
     if quiet and "--quiet" not in command and "-q" not in command:
         command = ["--quiet", *command]
@@ -122,7 +180,8 @@ def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) 
             finished += 1
             checkpoint(f"dbt_node:{finished}")
 
-    result = dbtRunner(callbacks=[on_event]).invoke(command)
+    with dbt_env(settings):
+        result = dbtRunner(callbacks=[on_event]).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
         outcome.error = str(result.exception).strip()
