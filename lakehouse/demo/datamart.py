@@ -30,16 +30,17 @@ import datetime as dt
 import random
 from pathlib import Path
 
-TABLES = ("account", "account_metadata", "account_risk", "queue", "settlement_transaction", "adjustment")
+from ingestion.registry import SOURCES as REGISTRY
+
+# The tables and their columns are the registry's (ingestion/registry.py, the one list): an extract
+# has every registry column but the optional soft-delete flag, added only when a row carries it.
+SOURCES = {source.name.removeprefix("datamart_"): source for source in REGISTRY if source.domain == "datamart"}
+TABLES = tuple(SOURCES)
 COLUMNS = {
-    "account": ("account_id", "account_name", "status", "country", "created_at", "updated_at"),
-    "account_metadata": ("account_id", "industry", "tier", "kyc_status", "updated_at"),
-    "account_risk": ("account_id", "risk_score", "risk_level", "updated_at"),
-    "queue": ("queue_id", "account_id", "queue_name", "status", "updated_at"),
-    "settlement_transaction": ("transaction_id", "queue_id", "amount", "currency", "status", "created_at"),
-    "adjustment": ("adjustment_id", "account_id", "transaction_id", "amount", "reason", "updated_at"),
+    table: tuple(column.name for column in source.columns if column.name != "is_deleted")
+    for table, source in SOURCES.items()
 }
-KEYS = {table: columns[0] for table, columns in COLUMNS.items()}
+KEYS = {table: source.primary_key[0] for table, source in SOURCES.items()}
 CHANGED_AT = {table: "created_at" if table == "settlement_transaction" else "updated_at" for table in TABLES}
 
 NAMES = ["Acme", "Borealis", "Cobalt", "Dunmore", "Elbe", "Fjord", "Granite", "Harbor", "Iris", "Juniper"]

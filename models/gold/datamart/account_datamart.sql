@@ -1,28 +1,14 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='account_id',
-        on_schema_change='append_new_columns',
-        post_hook=[
-            "delete from {{ this }} where account_id in (
-                select deleted_accounts.account_id from {{ ref('accounts') }} as deleted_accounts
-                where deleted_accounts.is_deleted
-            )",
-        ],
-    )
-}}
+{{ config(unique_key='account_id', meta={'tombstones_from': 'accounts'}) }}
 
 {#-
     One row per current (not deleted) account: its attributes, metadata and risk (left joins: an
     account without metadata or risk is kept), its open queues and its settlement figures.
     Incremental: only accounts touched since the table's watermark (its newest _batch_id; batch ids
-    are global, so one watermark covers all five inputs) are recomputed. Touched = a new version of
-    the account, its metadata or its risk; any version of a changed queue (so the account a queue
-    left is recomputed too); the queues, past and present, of a changed transaction. The post-hook
-    removes accounts that are now soft-deleted. tests/dbt/gold/datamart proves it equals a full
-    rebuild. Build it together with its parents (as `dbt build` does): its watermark assumes every
-    silver input is up to date.
+    are global, so one watermark covers all five inputs) are recomputed; which batch touched which
+    account is int_datamart__touched_accounts. The post-hook (dbt_project.yml) removes accounts
+    that are now soft-deleted. tests/dbt/gold/datamart proves it equals a full rebuild. Build it
+    together with its parents (as `dbt build` does): its watermark assumes every silver input is
+    up to date.
 -#}
 
 with
@@ -50,59 +36,19 @@ settlement_transactions as (
     where not is_deleted
 ),
 
--- every delivered version: a changed queue or transaction also touches the account it belonged to
-queue_versions as (
-    select * from {{ ref('stg_datamart__queue') }}
+touched_accounts as (
+    select * from {{ ref('int_datamart__touched_accounts') }}
 ),
-
-transaction_versions as (
-    select * from {{ ref('stg_datamart__settlement_transaction') }}
-),
-
-{% if is_incremental() %}
-    watermark as (
-        select {{ merged_batch_watermark() }} as batch_id
-    ),
-
-    changed_queues as (
-        select queues.queue_id from queues
-        where queues._batch_id > (select watermark.batch_id from watermark)
-    ),
-
-    changed_transactions as (
-        select changed.transaction_id from {{ ref('settlement_transactions') }} as changed
-        where changed._batch_id > (select watermark.batch_id from watermark)
-    ),
-
-    touched_accounts as (
-        select accounts.account_id from accounts
-        where accounts._batch_id > (select watermark.batch_id from watermark)
-        union
-        select metadata_changes.account_id from {{ ref('account_metadata') }} as metadata_changes
-        where metadata_changes._batch_id > (select watermark.batch_id from watermark)
-        union
-        select risk_changes.account_id from {{ ref('account_risk') }} as risk_changes
-        where risk_changes._batch_id > (select watermark.batch_id from watermark)
-        union
-        select queue_versions.account_id from queue_versions
-        where queue_versions.queue_id in (select changed_queues.queue_id from changed_queues)
-        union
-        select queues.account_id from transaction_versions
-        inner join queues
-            on transaction_versions.queue_id = queues.queue_id
-        where
-            transaction_versions.transaction_id in (
-                select changed_transactions.transaction_id from changed_transactions
-            )
-    ),
-{% endif %}
 
 current_accounts as (
     select * from accounts
     where
         not is_deleted
         {% if is_incremental() %}
-            and account_id in (select touched_accounts.account_id from touched_accounts)
+            and account_id in (
+                select touched_accounts.account_id from touched_accounts
+                where {{ after_watermark('touched_accounts.touched_by_batch') }}
+            )
         {% endif %}
 ),
 

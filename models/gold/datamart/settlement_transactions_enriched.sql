@@ -1,25 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='transaction_id',
-        on_schema_change='append_new_columns',
-        post_hook=[
-            "delete from {{ this }} where transaction_id in (
-                select deleted_transactions.transaction_id
-                from {{ ref('settlement_transactions') }} as deleted_transactions
-                where deleted_transactions.is_deleted
-            )",
-        ],
-    )
-}}
+{{ config(unique_key='transaction_id', meta={'tombstones_from': 'settlement_transactions'}) }}
 
 {#-
     One row per current (not deleted) settlement transaction with the context of its queue and of
     the queue's account (left joins: a transaction on an unknown or deleted queue keeps null
-    context). Incremental: recomputes transactions that changed, that sit on a changed queue, or on
-    a queue of a changed account since the table's watermark (its newest _batch_id). The post-hook
-    removes soft-deleted transactions. tests/dbt/gold/datamart proves it equals a full rebuild.
+    context). Incremental: recomputes transactions that changed, or whose queue or queue's account
+    changed (int_datamart__touched_queues), since the table's watermark (its newest _batch_id). The
+    post-hook (dbt_project.yml) removes soft-deleted transactions. tests/dbt/gold/datamart proves
+    it equals a full rebuild.
 -#}
 
 with
@@ -36,21 +23,9 @@ accounts as (
     select * from {{ ref('accounts') }}
 ),
 
-{% if is_incremental() %}
-    watermark as (
-        select {{ merged_batch_watermark() }} as batch_id
-    ),
-
-    touched_queues as (
-        select queues.queue_id from queues
-        where queues._batch_id > (select watermark.batch_id from watermark)
-        union
-        select queues.queue_id from queues
-        inner join accounts
-            on queues.account_id = accounts.account_id
-        where accounts._batch_id > (select watermark.batch_id from watermark)
-    ),
-{% endif %}
+touched_queues as (
+    select * from {{ ref('int_datamart__touched_queues') }}
+),
 
 current_transactions as (
     select * from settlement_transactions
@@ -58,8 +33,11 @@ current_transactions as (
         not is_deleted
         {% if is_incremental() %}
             and (
-                _batch_id > (select watermark.batch_id from watermark)
-                or queue_id in (select touched_queues.queue_id from touched_queues)
+                {{ after_watermark('_batch_id') }}
+                or queue_id in (
+                    select touched_queues.queue_id from touched_queues
+                    where {{ after_watermark('touched_queues.touched_by_batch') }}
+                )
             )
         {% endif %}
 ),

@@ -1,15 +1,7 @@
 with
 
-loaded_records as (
-    select * from {{ ref('stg_telecom__subscriptions') }}
-),
-
 per_load_date as (
-    select
-        _file_date as load_date,
-        count(*) as records_loaded
-    from loaded_records
-    group by _file_date
+    select * from {{ ref('int_telecom__subscription_records_per_file_date') }}
 ),
 
 with_running_total as (

@@ -1,26 +1,12 @@
-{{
-    config(
-        unique_key='account_id',
-    )
-}}
-
-{#-
-    One current row per account_id (tombstones included: is_deleted = true), latest updated_at wins,
-    ties by arrival; see macros/current_version.sql. The table's own watermark is its newest
-    _batch_id: only bronze batches after it are read (never a business timestamp).
--#}
-
-{%- set business_columns = [
-    'account_id', 'account_name', 'status', 'country', 'created_at', 'updated_at'
-] %}
+{{ config(unique_key='account_id') }}
 
 with
 
-staged as (
-    select staged_source.* from {{ ref('stg_datamart__account') }} as staged_source
-    {{ only_new_batches('staged_source._batch_id') }}
-),
-
-{{ current_version_per_key('staged', 'account_id', 'updated_at', business_columns) }}
+latest as (
+    {{ latest_version_per_key(
+        ref('stg_datamart__accounts'), 'account_id',
+        changed_at='updated_at', tombstones='is_deleted', current_competes=true, exclude=['_ingested_at']
+    ) }}
+)
 
 select * from latest

@@ -12,16 +12,8 @@
 
 with
 
-staged as (
-    select staged_source.* from {{ ref('stg_invoices__accounts') }} as staged_source
-    {{ only_new_batches('staged_source._batch_id') }}
-),
-
 latest as (
-    {{ latest_arrival('staged', 'account_id', [
-        'account_id', 'company_name', 'company_address', 'contact_person', 'contact_phone', 'gender',
-        'joining_date',
-    ]) }}
+    {{ latest_version_per_key(ref('stg_invoices__accounts'), 'account_id') }}
 )
 
 select * from latest

@@ -32,20 +32,16 @@ skus as (
 ),
 
 {% if is_incremental() %}
-    watermark as (
-        select {{ merged_batch_watermark() }} as batch_id
-    ),
-
     touched_invoices as (
         select invoices.invoice_id from invoices
-        where invoices._batch_id > (select watermark.batch_id from watermark)
+        where {{ after_watermark('invoices._batch_id') }}
         union
         select lines.invoice_id from lines
-        where lines._batch_id > (select watermark.batch_id from watermark)
+        where {{ after_watermark('lines._batch_id') }}
         union
         select lines.invoice_id from lines
         inner join skus on lines.item_id = skus.item_id
-        where skus._batch_id > (select watermark.batch_id from watermark)
+        where {{ after_watermark('skus._batch_id') }}
     ),
 {% else %}
     touched_invoices as (

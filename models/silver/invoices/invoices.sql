@@ -11,13 +11,8 @@
 
 with
 
-staged as (
-    select staged_source.* from {{ ref('stg_invoices__invoices') }} as staged_source
-    {{ only_new_batches('staged_source._batch_id') }}
-),
-
 latest as (
-    {{ latest_arrival('staged', 'invoice_id', ['invoice_id', 'account_id', 'date_issued']) }}
+    {{ latest_version_per_key(ref('stg_invoices__invoices'), 'invoice_id') }}
 )
 
 select * from latest

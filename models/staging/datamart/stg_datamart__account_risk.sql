@@ -10,11 +10,7 @@ renamed as (
         risk_score,
         trim(risk_level) as risk_level,
         updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _source_file,
-        _record_number,
-        _batch_id,
-        _ingested_at
+        {{ change_extract_lineage() }}
     from source
 )
 

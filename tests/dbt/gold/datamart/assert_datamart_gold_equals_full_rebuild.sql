@@ -84,7 +84,7 @@
 {%- set adjustments_rebuilt %}
     (
         select adjustment_id, account_id, transaction_id, amount, reason, updated_at, _batch_id
-        from {{ ref('account_adjustments') }}
+        from {{ ref('silver_adjustments') }}
         where not is_deleted
     ) as rebuilt_rows
 {%- endset %}

@@ -1,41 +1,30 @@
 -- Every incremental silver datamart table must equal a from-scratch computation over all of bronze:
--- per key the version with the latest change timestamp, ties by batch, file name, record number.
--- Returns one row per table that differs, with the number of differing rows (none = correct).
+-- per key the version with the latest change timestamp, ties by batch, file name, record number
+-- (latest_version_per_key outside an incremental run). Returns one row per table that differs,
+-- with the number of differing rows (none = correct).
 
 {%- set tables = [
-    ('accounts', 'stg_datamart__account', 'account_id', 'updated_at',
-        'account_name, status, country, created_at'),
-    ('account_metadata', 'stg_datamart__account_metadata', 'account_id', 'updated_at',
-        'industry, tier, kyc_status'),
-    ('account_risk', 'stg_datamart__account_risk', 'account_id', 'updated_at',
-        'risk_score, risk_level'),
-    ('queues', 'stg_datamart__queue', 'queue_id', 'updated_at',
-        'account_id, queue_name, status'),
-    ('settlement_transactions', 'stg_datamart__settlement_transaction', 'transaction_id', 'created_at',
-        'queue_id, amount, currency, status'),
-    ('account_adjustments', 'stg_datamart__adjustment', 'adjustment_id', 'updated_at',
-        'account_id, transaction_id, amount, reason'),
+    ('accounts', 'stg_datamart__accounts', 'account_id', 'updated_at'),
+    ('account_metadata', 'stg_datamart__account_metadata', 'account_id', 'updated_at'),
+    ('account_risk', 'stg_datamart__account_risk', 'account_id', 'updated_at'),
+    ('queues', 'stg_datamart__queues', 'queue_id', 'updated_at'),
+    ('settlement_transactions', 'stg_datamart__settlement_transactions', 'transaction_id', 'created_at'),
+    ('silver_adjustments', 'stg_datamart__adjustments', 'adjustment_id', 'updated_at'),
 ] %}
 
-{% for model, staging, key, changed_at, attributes in tables %}
-    {%- set columns = key ~ ', ' ~ attributes ~ ', ' ~ changed_at
-        ~ ', is_deleted, _source_file, _record_number, _batch_id' %}
-    {%- set rebuilt %}
+{% for model, staging, key, changed_at in tables %}
+    {%- set rebuilt -%}
         (
-            select {{ columns }} from (
-                select
-                    *,
-                    row_number() over (
-                        partition by {{ key }}
-                        order by {{ changed_at }} desc, _batch_id desc, _source_file desc, _record_number desc
-                    ) as recency_rank
-                from {{ ref(staging) }}
-            ) as ranked
-            where recency_rank = 1
+            {{ latest_version_per_key(
+                ref(staging), key, changed_at=changed_at, tombstones='is_deleted', exclude=['_ingested_at']
+            ) }}
         ) as rebuilt_rows
     {%- endset %}
     {%- set incremental -%}
-        (select {{ columns }} from {{ ref(model) }}) as incremental_rows
+        (
+            select {{ relation_columns(ref(staging), exclude=['_ingested_at']) | join(', ') }}
+            from {{ ref(model) }}
+        ) as incremental_rows
     {%- endset %}
     select
         '{{ model }}' as silver_table,

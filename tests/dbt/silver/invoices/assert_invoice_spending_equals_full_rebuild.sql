@@ -5,36 +5,11 @@
 with
 
 invoices as (
-    select
-        invoice_id,
-        account_id,
-        date_issued,
-        _batch_id
-    from (
-        select
-            *,
-            row_number() over (
-                partition by invoice_id order by _batch_id desc, _source_file desc, _record_number desc
-            ) as arrival_rank
-        from {{ ref('stg_invoices__invoices') }}
-    ) as ranked_invoices
-    where arrival_rank = 1
+    {{ latest_version_per_key(ref('stg_invoices__invoices'), 'invoice_id') }}
 ),
 
 skus as (
-    select
-        item_id,
-        item_retail_price,
-        _batch_id
-    from (
-        select
-            *,
-            row_number() over (
-                partition by item_id order by _batch_id desc, _source_file desc, _record_number desc
-            ) as arrival_rank
-        from {{ ref('stg_invoices__skus') }}
-    ) as ranked_skus
-    where arrival_rank = 1
+    {{ latest_version_per_key(ref('stg_invoices__skus'), 'item_id') }}
 ),
 
 lines as (

@@ -1,44 +1,18 @@
--- The incremental silver.subscriptions must equal a from-scratch computation over all of bronze.
+-- The incremental silver.subscriptions must equal a from-scratch computation over all of bronze
+-- (latest_version_per_key outside an incremental run: latest file date, then arrival).
 -- Returns the rows that differ (in either direction); none means the incremental path is right.
 
 with
 
 rebuilt as (
-    select
-        customer_id,
-        first_name,
-        last_name,
-        plan_type,
-        monthly_charge,
-        subscription_date,
-        _source_file,
-        _file_date,
-        _record_number,
-        _batch_id
-    from (
-        select
-            *,
-            row_number() over (
-                partition by customer_id
-                order by _file_date desc nulls last, _batch_id desc, _source_file desc, _record_number desc
-            ) as recency_rank
-        from {{ ref('stg_telecom__subscriptions') }}
-    ) as ranked
-    where recency_rank = 1
+    {{ latest_version_per_key(
+        ref('stg_telecom__subscriptions'), 'customer_id', changed_at='_file_date', nulls='last',
+        exclude=['_ingested_at']
+    ) }}
 ),
 
 incremental as (
-    select
-        customer_id,
-        first_name,
-        last_name,
-        plan_type,
-        monthly_charge,
-        subscription_date,
-        _source_file,
-        _file_date,
-        _record_number,
-        _batch_id
+    select {{ relation_columns(ref('stg_telecom__subscriptions'), exclude=['_ingested_at']) | join(', ') }}
     from {{ ref('subscriptions') }}
 )
 

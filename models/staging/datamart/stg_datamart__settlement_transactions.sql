@@ -12,11 +12,7 @@ renamed as (
         upper(trim(currency)) as currency,
         trim(status) as status,
         created_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _source_file,
-        _record_number,
-        _batch_id,
-        _ingested_at
+        {{ change_extract_lineage() }}
     from source
 )
 

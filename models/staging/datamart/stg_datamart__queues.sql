@@ -11,11 +11,7 @@ renamed as (
         trim(queue_name) as queue_name,
         trim(status) as status,
         updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _source_file,
-        _record_number,
-        _batch_id,
-        _ingested_at
+        {{ change_extract_lineage() }}
     from source
 )
 
