@@ -18,38 +18,28 @@
     than the watermark of what is left). -#}
 
 {% macro validate_get_incremental_strategy(raw_strategy, table_type) %}
-  {%- if table_type == 'iceberg' -%}
-    {%- if raw_strategy not in ['append', 'microbatch', 'merge', 'insert_overwrite'] -%}
-      {%- do exceptions.raise_compiler_error(
-          'Invalid incremental strategy provided: ' ~ raw_strategy ~ '. Incremental models on Iceberg '
-          ~ 'tables only work with append, microbatch, merge or insert_overwrite (macros/athena_iceberg_overwrite.sql).') -%}
+    {%- set accepted = ['append', 'microbatch', 'merge', 'insert_overwrite'] if table_type == 'iceberg'
+        else ['append', 'insert_overwrite', 'microbatch'] -%}
+    {%- if raw_strategy not in accepted -%}
+        {%- do exceptions.raise_compiler_error('Invalid incremental strategy provided: ' ~ raw_strategy
+            ~ '. Expected one of: ' ~ accepted | join(', ') ~ ' (macros/athena_iceberg_overwrite.sql)') -%}
     {%- endif -%}
     {%- if raw_strategy == 'microbatch' -%}
-      {%- do return('merge') -%}
+        {%- do return('merge' if table_type == 'iceberg' else 'insert_overwrite') -%}
     {%- endif -%}
-  {%- else -%}
-    {%- if raw_strategy not in ['append', 'insert_overwrite', 'microbatch'] -%}
-      {%- do exceptions.raise_compiler_error(
-          'Invalid incremental strategy provided: ' ~ raw_strategy
-          ~ '. Expected one of: append, insert_overwrite, microbatch') -%}
-    {%- endif -%}
-    {%- if raw_strategy == 'microbatch' -%}
-      {%- do return('insert_overwrite') -%}
-    {%- endif -%}
-  {%- endif -%}
-  {%- do return(raw_strategy) -%}
+    {%- do return(raw_strategy) -%}
 {% endmacro %}
 
 
 {% macro delete_overlapping_partitions(target_relation, tmp_relation, partitioned_by) %}
-  {%- if resolve_table_type() == 'iceberg' -%}
-    {%- call statement('delete_overlapping_partitions') -%}
-      delete from {{ target_relation }}
-      where ({{ partitioned_by | join(', ') }}) in (
-          select distinct {{ partitioned_by | join(', ') }} from {{ tmp_relation }}
-      )
-    {%- endcall -%}
-  {%- else -%}
-    {%- do dbt_athena.delete_overlapping_partitions(target_relation, tmp_relation, partitioned_by) -%}
-  {%- endif -%}
+    {%- if resolve_table_type() == 'iceberg' -%}
+        {%- call statement('delete_overlapping_partitions') -%}
+            delete from {{ target_relation }}
+            where ({{ partitioned_by | join(', ') }}) in (
+                select distinct {{ partitioned_by | join(', ') }} from {{ tmp_relation }}
+            )
+        {%- endcall -%}
+    {%- else -%}
+        {%- do dbt_athena.delete_overlapping_partitions(target_relation, tmp_relation, partitioned_by) -%}
+    {%- endif -%}
 {% endmacro %}

@@ -32,8 +32,7 @@ def _rx(text: str) -> re.Pattern[str]:
 SPARK_ONLY: tuple[Construct, ...] = (
     Construct("left anti/semi join", _rx(r"\b(left\s+)?(anti|semi)\s+join\b"), "not exists / exists"),
     Construct("null-safe equality <=>", _rx(r"<=>"), "is not distinct from"),
-    Construct("percentile(", _rx(r"\bpercentile\s*\("), "an exact median from row_number() (gold.user_activity_daily)"),
-    Construct("percentile_approx(", _rx(r"\bpercentile_approx\s*\("), "an exact median from row_number() (gold.user_activity_daily)"),
+    Construct("percentile(", _rx(r"\bpercentile(_approx)?\s*\("), "an exact median by row_number()"),
     Construct(
         "timestamp cast to double",
         _rx(r"\bcast\s*\(\s*[\w.]*(time|_at|date)\w*\s+as\s+double\s*\)"),
@@ -73,6 +72,7 @@ INTEGER_DIVISION = "integer division"
 """``x / count(...)`` or ``x / <integer>`` with a numerator that is not cast to a fractional type:
 Spark divides as double, Trino truncates (integer / integer is an integer); and ``decimal(p, 0) / n``,
 which Trino rounds to scale 0 (Spark keeps at least 6 decimals). Found on the parse tree."""
+
 
 def _integer_like(node: exp.Expression) -> bool:
     if isinstance(node, exp.Paren):
