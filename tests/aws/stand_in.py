@@ -192,7 +192,13 @@ class _StandInServer(ThreadingHTTPServer):
     # Athena's effect on the catalog
     def apply_ddl(self, query: str) -> None:
         sql = _LEADING_COMMENTS.sub("", query)
-        glue = boto3.client("glue", endpoint_url=self.moto_endpoint, region_name=self.region)
+        glue = boto3.client(
+            "glue",
+            endpoint_url=self.moto_endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         if match := _CREATE.match(sql):
             names = _split_name(match["name"])
             if names is None:
