@@ -9,8 +9,8 @@ sessions, and the tests assert the SQL they send. Per target, the dbt invocation
   model and data test, incremental branches), `dbt run` of the incremental models (their strategies);
 - glue: `dbt compile --target glue` with the environment `lakehouse env --target glue` prints (a bare
   dbt; first build), then, with every model's table created in the catalog through boto3 (so
-  `is_incremental()` is true), `lakehouse dbt run --target glue` of one model per path, whose Glue session
-  statements are recorded.
+  `is_incremental()` is true), `dbt compile` again and `lakehouse dbt run --target glue` of one model per
+  path, whose Glue session statements are recorded.
 """
 
 from __future__ import annotations
@@ -184,8 +184,14 @@ def glue(stand_in: dict, athena: dict[str, Invocation]) -> dict[str, Invocation]
             glue_client.create_table(DatabaseName=node["schema"], TableInput=table)
         except glue_client.exceptions.AlreadyExistsException:
             glue_client.update_table(DatabaseName=node["schema"], TableInput=table)
+    compiled = bare_dbt(["compile", "--target", "glue"], env, stand_in, stand_in["home"] / "glue-2")
     incremental_run = lakehouse_dbt(["run", "--select", *GLUE_SELECTION], stand_in, "glue")
-    return {"compile": first_compile, "incremental": incremental_run, "exported": exported}
+    return {
+        "compile": first_compile,
+        "incremental_compile": compiled,
+        "incremental": incremental_run,
+        "exported": exported,
+    }
 
 
 def assert_portable(invocation: Invocation) -> None:
@@ -257,8 +263,11 @@ def test_athena_incremental_strategies(athena: dict[str, Invocation]) -> None:
 def test_glue_compiles_every_node_with_the_printed_environment(glue: dict) -> None:
     aws = AwsSettings.from_env({})
     assert glue["exported"]["LAKEHOUSE_GLUE_SPARK_CONF"] == glue_conf_argument(glue_spark_conf(aws))
-    nodes = [n for n in glue["compile"].manifest["nodes"].values() if n["resource_type"] in ("model", "test")]
-    assert len(nodes) > 100 and all(node.get("compiled_code") for node in nodes)
+    for invocation in (glue["compile"], glue["incremental_compile"]):  # first build, then is_incremental()
+        nodes = [n for n in invocation.manifest["nodes"].values() if n["resource_type"] in ("model", "test")]
+        assert len(nodes) > 100 and all(node.get("compiled_code") for node in nodes)
+    assert "left anti join" not in glue["compile"].compiled()["model.lakehouse.user_events"]
+    assert "not exists" in glue["incremental_compile"].compiled()["model.lakehouse.user_events"]
     assert all(n["config"].get("iceberg_expire_snapshots") == "False" for n in nodes if n["resource_type"] == "model")
 
 
