@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
-.PHONY: install demo test lint pytest dbt-test bench soak clean reset help
+.PHONY: install demo test lint pytest dbt-test bench soak clean reset help package deploy destroy
 
 help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
@@ -17,6 +17,9 @@ help:
 	@echo "make bench  - ingestion and pipeline timings"
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
+	@echo "make package - build the AWS artifacts in dist/aws/ (Glue job scripts, ingestion.zip, dbt_project.zip, wheel)"
+	@echo "make deploy - package, deploy the infra/ stack to the AWS account of your credentials, upload artifacts"
+	@echo "make destroy - delete that stack (asks first; the data bucket is kept unless DELETE_DATA=1)"
 
 install: $(STAMP) $(CHECKOV_STAMP)
 
@@ -35,8 +38,8 @@ demo: install
 	$(BIN)/lakehouse demo
 
 lint: install
-	$(BIN)/ruff check ingestion lakehouse tests
-	$(BIN)/ruff format --check ingestion lakehouse tests
+	$(BIN)/ruff check ingestion lakehouse tests infra
+	$(BIN)/ruff format --check ingestion lakehouse tests infra
 	$(BIN)/sqlfluff lint models tests/dbt macros
 
 pytest: install
@@ -63,8 +66,25 @@ bench: install
 soak: install
 	LAKEHOUSE_SOAK=1 $(BIN)/pytest tests/reliability -n 0 -p no:cacheprovider
 
+# The AWS artifacts (layout in lakehouse/aws/package.py and the README's "Run on AWS"); prints what to upload.
+package: install
+	$(BIN)/python -m lakehouse.aws.package
+
+# Real AWS, never run by CI: credentials and region the way boto3 finds them (AWS_PROFILE, AWS_REGION, ...).
+# STACK names the stack; PARAMS passes template parameters, split like a shell line:
+#   make deploy PARAMS='NotificationEmail=me@example.com "ScheduleExpression=cron(0 3 * * ? *)"'
+STACK ?= lakehouse
+PARAMS ?=
+export PARAMS
+deploy: install package
+	$(BIN)/python infra/deploy.py deploy --stack $(STACK) --params "$$PARAMS"
+
+# Asks for the stack name first. The data bucket is kept unless DELETE_DATA=1 (then every file and table goes).
+destroy: install
+	$(BIN)/python infra/deploy.py destroy --stack $(STACK) $(if $(DELETE_DATA),--delete-data)
+
 reset:
 	rm -rf .lakehouse
 
 clean: reset
-	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache dist build

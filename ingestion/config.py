@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,7 +38,9 @@ class Settings:
     dbt_target: str = "local"
     settle_seconds: float = 0.0
     """A file modified less than this many seconds ago is left for the next run (still being written)."""
-    extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
+    landing_uri: str | None = None
+    """An ``s3://bucket/prefix/`` landing root (``ingestion.landing_s3``); ``landing`` is then the local folder
+    its new objects are downloaded to for the run (``<home>/landing-cache``)."""
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
     @property
@@ -82,14 +84,19 @@ def load_settings(
 ) -> Settings:
     """Build settings from explicit values, falling back to environment variables, then defaults.
 
-    ``LAKEHOUSE_HOME`` (default ``./.lakehouse``), ``LAKEHOUSE_LANDING`` (default ``./data/landing``),
+    ``LAKEHOUSE_HOME`` (default ``./.lakehouse``), ``LAKEHOUSE_LANDING`` (default ``./data/landing``; an
+    ``s3://bucket/prefix/`` landing is read through boto3, see ``ingestion.landing_s3``),
     ``LAKEHOUSE_SPARK_MASTER`` (default ``local[2]``), ``LAKEHOUSE_DRIVER_MEMORY`` (default ``2g``),
     ``LAKEHOUSE_TARGET`` (default ``local``), ``LAKEHOUSE_SETTLE_SECONDS`` (default ``0``: writers
     upload under a temporary name and rename; set it when they write final names in place).
     """
     env = os.environ if env is None else env
     home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
-    landing_path = Path(landing or env.get("LAKEHOUSE_LANDING") or DEFAULT_LANDING).expanduser().resolve()
+    landing_text = str(landing or env.get("LAKEHOUSE_LANDING") or DEFAULT_LANDING)
+    landing_uri = landing_text if landing_text.startswith("s3://") else None
+    if landing_uri and not all(landing_uri[len("s3://") :].rstrip("/").partition("/")[::2]):
+        raise ConfigError(f"an S3 landing is a folder in a bucket, s3://bucket/prefix/landing/, not {landing_uri!r}")
+    landing_path = home_path / "landing-cache" if landing_uri else Path(landing_text).expanduser().resolve()
     if home_path.exists() and not home_path.is_dir():
         raise ConfigError(f"LAKEHOUSE_HOME {home_path} exists and is not a directory")
     if landing_path.exists() and not landing_path.is_dir():
@@ -101,6 +108,7 @@ def load_settings(
         driver_memory=env.get("LAKEHOUSE_DRIVER_MEMORY", "2g"),
         dbt_target=env.get("LAKEHOUSE_TARGET", "local"),
         settle_seconds=_seconds(env.get("LAKEHOUSE_SETTLE_SECONDS", "0"), "LAKEHOUSE_SETTLE_SECONDS"),
+        landing_uri=landing_uri,
     )
 
 

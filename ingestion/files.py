@@ -41,6 +41,8 @@ class LandingFile:
     abs_path: Path
     size: int
     mtime_ms: int
+    uri: str | None = None
+    """Where Spark reads the file when not at ``abs_path``: its ``s3://`` URI on Glue (``ingestion.landing_s3``)."""
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -328,10 +330,3 @@ def read_header(path: Path, delimiter: str = ",", quote: str = '"', encoding: st
     except (csv.Error, StopIteration) as exc:
         raise HeaderError(f"cannot parse the header row: {exc}") from exc
     return [h.strip() for h in header]
-
-
-def has_data_rows(path: Path, encoding: str = "UTF-8") -> bool:
-    """True when anything but blank lines follows the header line."""
-    with open_text(path, encoding) as handle:
-        handle.readline()
-        return any(line.strip() for line in handle)

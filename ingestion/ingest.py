@@ -1,8 +1,17 @@
 """Ingestion: landing CSV files -> bronze Iceberg tables, incrementally and exactly once.
 
 extract (discover + read) and load (Iceberg appends + ledger commit) live here; every row-level
-transformation is a pure function in ``ingestion.transform``. See ``ingestion.ledger`` for the
-exactly-once protocol.
+transformation is a pure function in ``ingestion.transform``. ``ingest`` runs the exactly-once
+protocol of ``ingestion.ledger`` as named steps, each with explicit inputs and outputs:
+
+1. ``prepare``: the tables exist (``ensure_tables``), an interrupted batch is rolled back;
+2. ``find_new_files``: the landing zone's files, new ones apart from those the ledger knows;
+3. ``identify``: every new file hashed; duplicates and files with a bad path decided;
+4. ``begin_batch``: the ledger's ``start`` event;
+5. ``write_batch``: per source and header group, the bronze and quarantine appends
+   (``BatchWriter``); files whose header or bytes are unusable are rejected;
+6. ``ensure_unchanged``: a file that changed while it was read aborts (and rolls back) the batch;
+7. ``Ledger.commit``: the commit point; then committed files are archived (``archive_committed``).
 """
 
 from __future__ import annotations
@@ -10,46 +19,67 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException, CapturedException
 
-from ingestion import transform as T
+from ingestion import transform
 from ingestion.config import Settings
 from ingestion.errors import IngestAborted
 from ingestion.faults import checkpoint
 from ingestion.files import (
     HeaderError,
     LandingFile,
-    archive_file,
     derive_file_date,
-    discover,
     read_header,
     runaway_quote,
-    scan_file,
 )
-from ingestion.ledger import FileRecord, Ledger
+from ingestion.landing import Landing, open_landing
+from ingestion.ledger import ARCHIVABLE, BATCH_COLUMN, FileRecord, FileStatus, KnownFiles, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
 from ingestion.spark import TABLE_PROPERTIES
 
 log = logging.getLogger(__name__)
 
+BATCH_PROPERTY = "snapshot-property.lakehouse.batch-id"
+"""Every append of a batch records its id in the Iceberg snapshot's summary."""
+
+
+def sql_string(text: str) -> str:
+    """A Spark SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def lineage_column_ddl(name: str) -> str:
+    """A lineage column's definition, with the registry's type and description."""
+    [(kind, doc)] = [(kind, doc) for column, kind, doc in LINEAGE_COLUMNS if column == name]
+    return f"`{name}` {kind} comment {sql_string(doc)}"
+
+
 QUARANTINE_DDL = f"""
 create table if not exists {QUARANTINE_TABLE} (
     source string comment 'Registry source name',
-    source_file string comment 'Landing file, relative to the landing root',
-    record_number bigint comment '1-based record position in the file',
+    {lineage_column_ddl("_source_file")},
+    {lineage_column_ddl("_record_number")},
     raw_record string comment 'The malformed line, or the fields as read (JSON)',
     reason string comment 'Why the row could not be typed (column, value, expected type)',
-    file_hash string comment 'SHA-256 of the landing file',
-    batch_id bigint comment 'Ingestion batch',
+    {lineage_column_ddl("_file_hash")},
+    {lineage_column_ddl(BATCH_COLUMN)},
     quarantined_at timestamp comment 'When the batch ran (UTC)'
 ) using iceberg {TABLE_PROPERTIES}
 """
+
+QUARANTINE_RENAMED = {
+    "source_file": "_source_file",
+    "record_number": "_record_number",
+    "file_hash": "_file_hash",
+    "batch_id": BATCH_COLUMN,
+}
+"""The quarantine's lineage columns once had names of their own; a home from then is migrated."""
 
 
 @dataclass
@@ -84,18 +114,28 @@ class IngestReport:
         return sum(s.files_rejected for s in self.sources.values())
 
 
-def sql_string(text: str) -> str:
-    """A Spark SQL string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
+# --- tables ------------------------------------------------------------------------------------
 def create_bronze_table(spark: SparkSession, source: Source) -> None:
     columns = [f"`{c.name}` {c.type} comment {sql_string(c.description)}" for c in source.columns]
-    columns += [f"`{name}` {kind} comment {sql_string(doc)}" for name, kind, doc in LINEAGE_COLUMNS]
+    columns += [lineage_column_ddl(name) for name, _, _ in LINEAGE_COLUMNS]
     partition = f"partitioned by ({', '.join(source.partition_by)})" if source.partition_by else ""
     spark.sql(
         f"create table if not exists {source.table} ({', '.join(columns)}) using iceberg {partition} {TABLE_PROPERTIES}"
     )
+
+
+def migrate_quarantine(spark: SparkSession) -> list[str]:
+    """Give the quarantine's lineage columns bronze's names (``QUARANTINE_RENAMED``) in a home created
+    before they had them: one ``rename column`` (an Iceberg metadata commit, no data rewritten) per
+    column still named the old way. Idempotent, and a migration interrupted half-way is finished by
+    the next call. Returns the old names renamed."""
+    columns = set(spark.table(QUARANTINE_TABLE).columns)
+    renamed = [old for old, new in QUARANTINE_RENAMED.items() if old in columns and new not in columns]
+    for old in renamed:
+        spark.sql(f"alter table {QUARANTINE_TABLE} rename column `{old}` to `{QUARANTINE_RENAMED[old]}`")
+    if renamed:
+        spark.catalog.refreshTable(QUARANTINE_TABLE)
+    return renamed
 
 
 def ensure_tables(spark: SparkSession, sources: Sequence[Source]) -> Ledger:
@@ -104,14 +144,26 @@ def ensure_tables(spark: SparkSession, sources: Sequence[Source]) -> Ledger:
     for source in sources:
         create_bronze_table(spark, source)
     spark.sql(QUARANTINE_DDL)
+    migrate_quarantine(spark)
     ledger = Ledger(spark)
     ledger.ensure_tables()
     return ledger
 
 
+def spark_location(file: LandingFile) -> str:
+    """Where Spark reads the file: its URI when it has one (``s3://`` on Glue), else the local path."""
+    return file.uri or str(file.abs_path)
+
+
+def batch_tables(sources: Sequence[Source]) -> list[str]:
+    """Every table a batch appends to (rows carry ``BATCH_COLUMN``): what a rollback cleans."""
+    return [s.table for s in sources] + [QUARANTINE_TABLE]
+
+
+# --- reading -----------------------------------------------------------------------------------
 def hadoop_path(file: LandingFile) -> str:
-    """A local path with Hadoop glob characters escaped."""
-    text = str(file.abs_path)
+    """The file's Spark location with Hadoop glob characters escaped."""
+    text = spark_location(file)
     for char in "\\[]{}*?":
         text = text.replace(char, "\\" + char)
     return text
@@ -121,10 +173,10 @@ def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], 
     """Read files sharing one header as all-string positional columns plus path and split offset."""
     options = source.csv
     df = (
-        spark.read.schema(T.raw_read_schema(width))
+        spark.read.schema(transform.raw_read_schema(width))
         .option("header", True)
         .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", T.CORRUPT)
+        .option("columnNameOfCorruptRecord", transform.CORRUPT)
         .option("sep", options.delimiter)
         .option("quote", options.quote)
         .option("escape", options.escape)
@@ -134,7 +186,7 @@ def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], 
     )
     return df.select(
         "*",
-        T.normalize_path(F.col("_metadata.file_path")).alias(T.PATH),
+        transform.normalize_path(F.col("_metadata.file_path")).alias(transform.PATH),
         F.col("_metadata.file_block_start").alias("_block_start"),
     )
 
@@ -145,6 +197,30 @@ EXAMPLES = 3
 
 class UnreadableFiles(Exception):
     """Spark could not read a group of files; nothing was written for them."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What happens to a file, decided before or instead of reading its rows."""
+
+    status: FileStatus
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """A file's rows as one batch wrote them."""
+
+    rows_read: int
+    rows_quarantined: int
+    examples: tuple[str, ...] = ()
+    """Its first quarantined records with their reasons (at most ``EXAMPLES``)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    ingested_at: dt.datetime
 
 
 class BatchWriter:
@@ -160,67 +236,79 @@ class BatchWriter:
         source: Source,
         files: Sequence[LandingFile],
         header: Sequence[str],
-        records: dict[str, FileRecord],
-    ) -> None:
-        mapping, _, _ = T.header_mapping(source, header)
+        identities: Mapping[str, FileRecord],
+    ) -> dict[str, Written]:
+        """Append the rows of ``files`` (sharing ``header``) to bronze, and those that cannot be typed to
+        the quarantine; ``identities`` gives each file's date and hash. Returns what each file wrote
+        (a file without data rows is absent). Raises ``UnreadableFiles`` before any write."""
+        df = self.typed_rows(source, files, header, identities).persist()
+        try:
+            written = self.count_rows(df)
+            valid, bad = transform.split_quarantine(df)
+            self.append_bronze(source, valid, header)
+            if any(w.rows_quarantined for w in written.values()):
+                self.append_quarantine(source, bad)
+                examples = quarantine_examples(bad, limit=EXAMPLES * len(files))
+                written = {path: replace(w, examples=examples.get(path, ())) for path, w in written.items()}
+        finally:
+            df.unpersist()
+        return written
+
+    def typed_rows(
+        self,
+        source: Source,
+        files: Sequence[LandingFile],
+        header: Sequence[str],
+        identities: Mapping[str, FileRecord],
+    ) -> DataFrame:
+        """The files' records typed by the registry, with lineage, errors and the raw record."""
+        mapping, _, _ = transform.header_mapping(source, header)
         lineage_rows = [
-            (str(f.abs_path), f.rel_path, records[f.rel_path].file_date, records[f.rel_path].file_hash) for f in files
+            (spark_location(f), f.rel_path, identities[f.rel_path].file_date, identities[f.rel_path].file_hash)
+            for f in files
         ]
         lineage = self.spark.createDataFrame(
             lineage_rows, "_path string, _source_file string, _file_date date, _file_hash string"
         )
         raw = read_raw(self.spark, source, files, len(header))
-        df = (
-            T.with_record_number(raw)
-            .join(F.broadcast(lineage), T.PATH, "left")
-            .transform(lambda d: T.with_typed_columns(d, source, mapping))
-            .withColumn("_raw_record", T.raw_record(raw, len(header), header))
-            .withColumn("_batch_id", F.lit(self.batch_id).cast("bigint"))
+        return (
+            transform.with_record_number(raw)
+            .join(F.broadcast(lineage), transform.PATH, "left")
+            .transform(lambda d: transform.with_typed_columns(d, source, mapping))
+            .withColumn("_raw_record", transform.raw_record(len(header), header))
+            .withColumn(BATCH_COLUMN, F.lit(self.batch_id).cast("bigint"))
             .withColumn("_ingested_at", F.lit(self.ingested_at).cast("timestamp"))
-        ).persist()
+        )
+
+    def count_rows(self, df: DataFrame) -> dict[str, Written]:
+        """Rows read and rows to quarantine per file. The files are read here, before any write:
+        failing now (``UnreadableFiles``) is safe to retry."""
         try:
-            try:  # the read happens here, before any write: failing now is safe to retry
-                counts = (
-                    df.groupBy("_source_file")
-                    .agg(
-                        F.count(F.lit(1)).alias("rows"),
-                        F.sum(F.when(F.size(T.ERRORS) > 0, 1).otherwise(0)).alias("bad"),
-                    )
-                    .collect()
+            counts = (
+                df.groupBy("_source_file")
+                .agg(
+                    F.count(F.lit(1)).alias("rows"),
+                    F.sum(F.when(F.size(transform.ERRORS) > 0, 1).otherwise(0)).alias("bad"),
                 )
-            except (AnalysisException, CapturedException, Py4JJavaError) as exc:
-                raise UnreadableFiles(_error_text(exc)) from exc
-            if any(row["_source_file"] is None for row in counts):
-                raise RuntimeError("internal error: rows could not be attributed to a landing file")
-            valid, bad = T.split_quarantine(df)
-            extras = T.extra_columns(source, header)
-            table_columns = self.evolve_schema(source, extras)
-            T.bronze_columns(valid, table_columns, extras).writeTo(source.table).option(
-                "snapshot-property.lakehouse.batch-id", str(self.batch_id)
-            ).append()
-            checkpoint("after_bronze_append")
-            if any(row["bad"] for row in counts):
-                T.quarantine_columns(bad, source).writeTo(QUARANTINE_TABLE).option(
-                    "snapshot-property.lakehouse.batch-id", str(self.batch_id)
-                ).append()
-                checkpoint("after_quarantine_append")
-                examples = (
-                    bad.select("_source_file", "_record_number", F.array_join(T.ERRORS, "; ").alias("reason"))
-                    .orderBy("_source_file", "_record_number")
-                    .limit(EXAMPLES * len(files))
-                    .collect()
-                )
-                for row in examples:
-                    shown = records[row["_source_file"]].examples
-                    if len(shown) < EXAMPLES:
-                        shown.append(f"record {row['_record_number']}: {row['reason']}")
-        finally:
-            df.unpersist()
-        for row in counts:
-            record = records[row["_source_file"]]
-            record.rows_read = int(row["rows"])
-            record.rows_quarantined = int(row["bad"])
-            record.rows_ingested = record.rows_read - record.rows_quarantined
+                .collect()
+            )
+        except (AnalysisException, CapturedException, Py4JJavaError) as exc:
+            raise UnreadableFiles(_error_text(exc)) from exc
+        if any(row["_source_file"] is None for row in counts):
+            raise RuntimeError("internal error: rows could not be attributed to a landing file")
+        return {row["_source_file"]: Written(int(row["rows"]), int(row["bad"])) for row in counts}
+
+    def append_bronze(self, source: Source, valid: DataFrame, header: Sequence[str]) -> None:
+        extras = transform.extra_columns(source, header)
+        table_columns = self.evolve_schema(source, extras)
+        rows = transform.bronze_columns(valid, table_columns, extras)
+        rows.writeTo(source.table).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        checkpoint("after_bronze_append")
+
+    def append_quarantine(self, source: Source, bad: DataFrame) -> None:
+        rows = transform.quarantine_columns(bad, source)
+        rows.writeTo(QUARANTINE_TABLE).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        checkpoint("after_quarantine_append")
 
     def evolve_schema(self, source: Source, extras: dict[str, int]) -> list[str]:
         """Add the file's extra header columns to the bronze table (Iceberg schema evolution, nullable
@@ -235,54 +323,78 @@ class BatchWriter:
         return columns
 
 
+def quarantine_examples(bad: DataFrame, limit: int) -> dict[str, tuple[str, ...]]:
+    """The first quarantined records of each file with their reasons (``EXAMPLES`` per file)."""
+    rows = (
+        bad.select("_source_file", "_record_number", F.array_join(transform.ERRORS, "; ").alias("reason"))
+        .orderBy("_source_file", "_record_number")
+        .limit(limit)
+        .collect()
+    )
+    examples: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        shown = examples[row["_source_file"]]
+        if len(shown) < EXAMPLES:
+            shown.append(f"record {row['_record_number']}: {row['reason']}")
+    return {path: tuple(shown) for path, shown in examples.items()}
+
+
 def _error_text(exc: Exception) -> str:
     text = getattr(exc, "desc", None) or str(exc)
     return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
 
 
-def plan_files(
-    source: Source, files: Sequence[LandingFile], records: dict[str, FileRecord]
-) -> dict[tuple[str, ...], list[LandingFile]]:
-    """Read headers; reject unusable files (recorded with a reason); group the rest by header."""
+# --- headers -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeaderPlan:
+    groups: dict[tuple[str, ...], list[LandingFile]]
+    """The files to read, grouped by header (one Spark read per group)."""
+    verdicts: dict[str, Verdict]
+    """Every file: rejected with the reason, or accepted with notes (missing or extra columns)."""
+
+
+def plan_files(source: Source, files: Sequence[LandingFile]) -> HeaderPlan:
+    """Read headers; reject unusable files (with a reason); group the rest by header."""
     groups: dict[tuple[str, ...], list[LandingFile]] = defaultdict(list)
+    verdicts = {}
     for file in files:
-        record = records[file.rel_path]
-        if file.size == 0:
-            record.message = "empty file (zero bytes): nothing to ingest"
-            continue
-        try:
-            header = read_header(file.abs_path, source.csv.delimiter, source.csv.quote, source.csv.encoding)
-        except HeaderError as exc:
-            record.status, record.message = "rejected", str(exc)
-            continue
-        if source.csv.multiline:
-            line = runaway_quote(file.abs_path, source.csv.delimiter, source.csv.quote, source.csv.encoding)
-            if line is not None:
-                record.status = "rejected"
-                record.message = (
-                    f"line {line}: a quote opens and never closes; the rest of the file would be read "
-                    "as one field (fix the quoting and deliver the file again)"
-                )
-                continue
-        _, missing, extra = T.header_mapping(source, header)
-        lacking = [c for c in source.required_columns if c in missing]
-        if len(missing) == len(source.columns):
-            record.status = "rejected"
-            record.message = no_header_message(source, header)
-            continue
-        if lacking:
-            record.status = "rejected"
-            record.message = f"header lacks required column(s): {', '.join(lacking)}"
-            continue
-        notes = []
-        if missing:
-            notes.append(f"columns missing from header (null): {', '.join(missing)}")
-        if extra:
-            kept = ", ".join(T.extra_columns(source, header))
-            notes.append(f"extra columns kept in {source.table} as strings: {kept}" if kept else "blank header names")
-        record.message = "; ".join(notes) or None
-        groups[tuple(header)].append(file)
-    return groups
+        verdict, header = check_header(source, file)
+        verdicts[file.rel_path] = verdict
+        if header is not None:
+            groups[header].append(file)
+    return HeaderPlan(dict(groups), verdicts)
+
+
+def check_header(source: Source, file: LandingFile) -> tuple[Verdict, tuple[str, ...] | None]:
+    """A file's verdict from its header (and its quoting), and the header when its rows are to be read."""
+    if file.size == 0:
+        return Verdict(FileStatus.INGESTED, "empty file (zero bytes): nothing to ingest"), None
+    csv = source.csv
+    try:
+        header = read_header(file.abs_path, csv.delimiter, csv.quote, csv.encoding)
+    except HeaderError as exc:
+        return Verdict(FileStatus.REJECTED, str(exc)), None
+    if csv.multiline:
+        line = runaway_quote(file.abs_path, csv.delimiter, csv.quote, csv.encoding)
+        if line is not None:
+            return Verdict(
+                FileStatus.REJECTED,
+                f"line {line}: a quote opens and never closes; the rest of the file would be read "
+                "as one field (fix the quoting and deliver the file again)",
+            ), None
+    _, missing, extra = transform.header_mapping(source, header)
+    lacking = [c for c in source.required_columns if c in missing]
+    if len(missing) == len(source.columns):
+        return Verdict(FileStatus.REJECTED, no_header_message(source, header)), None
+    if lacking:
+        return Verdict(FileStatus.REJECTED, f"header lacks required column(s): {', '.join(lacking)}"), None
+    notes = []
+    if missing:
+        notes.append(f"columns missing from header (null): {', '.join(missing)}")
+    if extra:
+        kept = ", ".join(transform.extra_columns(source, header))
+        notes.append(f"extra columns kept in {source.table} as strings: {kept}" if kept else "blank header names")
+    return Verdict(FileStatus.INGESTED, "; ".join(notes) or None), tuple(header)
 
 
 def no_header_message(source: Source, header: Sequence[str]) -> str:
@@ -296,82 +408,214 @@ def no_header_message(source: Source, header: Sequence[str]) -> str:
     )
 
 
+# --- the batch ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arrivals:
+    """What discovery found for the selected sources (``find_new_files``)."""
+
+    new: list[LandingFile]
+    committed: list[tuple[str, str, str, str]]
+    """Files the ledger committed that are still in the landing zone: (source, path, status, sha256)."""
+    unmatched: list[str]
+    unsettled: list[str]
+    outside: list[str]
+    other_sources: int
+
+
+@dataclass(frozen=True)
+class Identified:
+    """Every new file's record (``identify``), and the files whose rows are to be read."""
+
+    records: dict[str, FileRecord]
+    to_write: dict[str, list[LandingFile]]
+    """Per source, in landing order: files neither rejected nor duplicates."""
+
+
 def ingest(
     spark: SparkSession,
     settings: Settings,
     sources: Sequence[Source] = SOURCES,
     only: str | None = None,
     settle_seconds: float | None = None,
+    landing: Landing | None = None,
 ) -> IngestReport:
-    """Ingest every new landing file of ``sources`` (or only the source named ``only``).
+    """Ingest every new landing file of ``sources`` (or only the source named ``only``) from ``landing``
+    (default: ``open_landing(settings)``, the folder or the ``s3://`` root of ``settings``).
 
     Raises ``IngestAborted`` (after rolling the batch back) when a file changes while it is read.
     """
     settle_seconds = settings.settle_seconds if settle_seconds is None else settle_seconds
-    ledger = ensure_tables(spark, sources)
-    report = IngestReport()
-    tables = [(s.table, "_batch_id") for s in sources] + [(QUARANTINE_TABLE, "batch_id")]
-    report.rolled_back = ledger.recover(tables)
-
-    if not settings.landing.is_dir():
-        report.landing_missing = str(settings.landing)
     selected = [s for s in sources if only is None or s.name == only]
-    found = discover(settings.landing, sources, settle_seconds=settle_seconds)  # all: a file belongs to one source
-    report.unmatched, report.unsettled, report.outside = found.unmatched, found.unsettled, found.outside
-    chosen = {s.name for s in selected}
-    report.other_sources = sum(1 for f in found.files if f.source not in chosen)
-    found.files = [f for f in found.files if f.source in chosen]
+    ledger, rolled_back = prepare(spark, sources)
+    report = IngestReport(rolled_back=rolled_back, sources={s.name: SourceReport() for s in selected})
+    landing = open_landing(settings) if landing is None else landing
+    if not landing.exists():
+        report.landing_missing = landing.description
     known = ledger.known_files()
-    new_files = [f for f in found.files if f.key not in known.keys]
-    for source in selected:
-        report.sources[source.name] = SourceReport()
+    arrivals = find_new_files(landing, sources, selected, known, settle_seconds)
+    report.unmatched, report.unsettled, report.outside = arrivals.unmatched, arrivals.unsettled, arrivals.outside
+    report.other_sources = arrivals.other_sources
     # Files committed by an earlier run that crashed before archiving them: finish the move.
-    committed = [(f.source, f.rel_path, *known.keys[f.key]) for f in found.files if f.key in known.keys]
-    report.archived += archive_committed(settings, selected, committed)
-    if not new_files:
+    report.archived += archive_committed(landing, selected, arrivals.committed)
+    if not arrivals.new:
         return report
 
-    # Identity and dedup: content seen before (or twice in this batch) is a duplicate.
-    records: dict[str, FileRecord] = {}
-    seen = dict(known.ingested_hashes)
-    by_source: dict[str, list[LandingFile]] = defaultdict(list)
     source_of = {s.name: s for s in selected}
-    for file in new_files:
-        source = source_of[file.source]
-        scan = scan_file(file.abs_path, source.csv.encoding)
-        digest = scan.sha256
-        record = FileRecord(file.source, file.rel_path, file.size, file.mtime_ms, digest, None, "ingested")
-        records[file.rel_path] = record
-        if scan.problem:
-            record.status, record.message = "rejected", scan.problem
-            continue
-        try:
-            record.file_date = derive_file_date(source.file_date, file.rel_path)
-        except ValueError as exc:
-            record.status, record.message = "rejected", f"file date in the path is not a date: {exc}"
-            continue
-        if record.file_date is None and source.file_date is not None and source.file_date.required:
-            record.status = "rejected"
-            record.message = f"cannot derive the file date from the path (expected {source.file_date.regex})"
-            continue
-        if (file.source, digest) in seen:
-            record.status, record.duplicate_of = "duplicate", seen[(file.source, digest)]
-            record.message = f"same content as {record.duplicate_of}: skipped"
-            continue
-        seen[(file.source, digest)] = file.rel_path
-        by_source[file.source].append(file)
+    identified = identify(landing, arrivals.new, source_of, known.ingested_hashes)
+    batch = begin_batch(ledger, len(arrivals.new))
+    report.batch_id = batch.batch_id
+    records = write_batch(spark, batch, identified, source_of)
+    ensure_unchanged(ledger, landing, arrivals.new, batch.batch_id, batch_tables(sources))
+    ledger.commit(batch.batch_id, records, batch.ingested_at)
+    checkpoint("after_ledger_commit")
+    committed = [(r.source, r.file_path, r.status, r.file_hash) for r in records]
+    report.archived += archive_committed(landing, selected, committed)
+    report.files = records
+    report.sources = summarize(records, selected)
+    return report
 
-    batch_id = ledger.next_batch_id()
-    report.batch_id = batch_id
-    ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    ledger.start(batch_id, f"{len(new_files)} new file(s)")
+
+def prepare(spark: SparkSession, sources: Sequence[Source]) -> tuple[Ledger, list[int]]:
+    """The tables exist, and a batch that started and never committed is rolled back: (ledger, batches
+    rolled back)."""
+    ledger = ensure_tables(spark, sources)
+    return ledger, ledger.recover(batch_tables(sources))
+
+
+def find_new_files(
+    landing: Landing, sources: Sequence[Source], selected: Sequence[Source], known: KnownFiles, settle_seconds: float
+) -> Arrivals:
+    """Discover the landing zone (for all ``sources``: a file belongs to one source) and keep the files
+    of ``selected`` sources: new ones, and the ones the ledger committed already."""
+    found = landing.discover(sources, settle_seconds=settle_seconds)
+    chosen = {s.name for s in selected}
+    files = [f for f in found.files if f.source in chosen]
+    return Arrivals(
+        new=[f for f in files if f.key not in known.keys],
+        committed=[(f.source, f.rel_path, *known.keys[f.key]) for f in files if f.key in known.keys],
+        unmatched=found.unmatched,
+        unsettled=found.unsettled,
+        outside=found.outside,
+        other_sources=sum(1 for f in found.files if f.source not in chosen),
+    )
+
+
+def identify(
+    landing: Landing,
+    files: Sequence[LandingFile],
+    source_of: Mapping[str, Source],
+    ingested_hashes: Mapping[tuple[str, str], str],
+) -> Identified:
+    """Identity and dedup: content seen before (``ingested_hashes``) or twice in this batch is a
+    duplicate; a file whose bytes or path are unusable is rejected."""
+    records: dict[str, FileRecord] = {}
+    to_write: dict[str, list[LandingFile]] = defaultdict(list)
+    seen = dict(ingested_hashes)
+    for file in files:
+        record = identify_file(landing, file, source_of[file.source], seen)
+        records[file.rel_path] = record
+        if record.status == FileStatus.INGESTED:
+            seen[(file.source, record.file_hash)] = file.rel_path
+            to_write[file.source].append(file)
+    return Identified(records, dict(to_write))
+
+
+def identify_file(
+    landing: Landing, file: LandingFile, source: Source, seen: Mapping[tuple[str, str], str]
+) -> FileRecord:
+    """A new file's record: its hash and file date, and whether it is rejected or a duplicate."""
+    scan = landing.scan(file, source.csv.encoding)
+    record = FileRecord(file.source, file.rel_path, file.size, file.mtime_ms, scan.sha256, None, FileStatus.INGESTED)
+    if scan.problem:
+        return replace(record, status=FileStatus.REJECTED, message=scan.problem)
+    try:
+        file_date = derive_file_date(source.file_date, file.rel_path)
+    except ValueError as exc:
+        return replace(record, status=FileStatus.REJECTED, message=f"file date in the path is not a date: {exc}")
+    if file_date is None and source.file_date is not None and source.file_date.required:
+        message = f"cannot derive the file date from the path (expected {source.file_date.regex})"
+        return replace(record, status=FileStatus.REJECTED, message=message)
+    duplicate_of = seen.get((file.source, scan.sha256))
+    if duplicate_of is not None:
+        message = f"same content as {duplicate_of}: skipped"
+        return replace(
+            record, file_date=file_date, status=FileStatus.DUPLICATE, duplicate_of=duplicate_of, message=message
+        )
+    return replace(record, file_date=file_date)
+
+
+def begin_batch(ledger: Ledger, new_files: int) -> Batch:
+    """Protocol step 1: the batch's ``started`` event."""
+    batch = Batch(ledger.next_batch_id(), dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
+    ledger.start(batch.batch_id, f"{new_files} new file(s)")
     checkpoint("after_batch_started")
-    writer = BatchWriter(spark, batch_id, ingested_at)
-    for source_name, files in by_source.items():
+    return batch
+
+
+def write_batch(
+    spark: SparkSession, batch: Batch, identified: Identified, source_of: Mapping[str, Source]
+) -> list[FileRecord]:
+    """Protocol step 2: the rows of every file to write, appended to bronze and the quarantine. Returns
+    every new file's final record, in landing order: what the ledger commits."""
+    writer = BatchWriter(spark, batch.batch_id, batch.ingested_at)
+    records = dict(identified.records)
+    for source_name, files in identified.to_write.items():
         source = source_of[source_name]
-        for header, group in plan_files(source, files, records).items():
-            _write_group_or_files(writer, source, group, header, records)
-    changed = [f.rel_path for f in new_files if f.key != _restat(f)]
+        plan = plan_files(source, files)
+        outcomes: dict[str, Written | Verdict] = {}
+        for header, group in plan.groups.items():
+            outcomes.update(write_header_group(writer, source, group, header, identified.records))
+        for file in files:
+            records[file.rel_path] = settled(
+                records[file.rel_path], plan.verdicts[file.rel_path], outcomes.get(file.rel_path)
+            )
+    return list(records.values())
+
+
+def write_header_group(
+    writer: BatchWriter,
+    source: Source,
+    group: list[LandingFile],
+    header: tuple[str, ...],
+    identities: Mapping[str, FileRecord],
+) -> dict[str, Written | Verdict]:
+    """Write a header group at once; if Spark cannot read it, retry file by file and reject the
+    files that still fail (e.g. a truncated gzip), so one bad file never blocks the others."""
+    try:
+        return dict(writer.write_group(source, group, header, identities))
+    except UnreadableFiles as exc:
+        if len(group) == 1:
+            return {group[0].rel_path: Verdict(FileStatus.REJECTED, f"unreadable: {exc}")}
+        log.warning("group read failed (%s); retrying file by file", exc)
+    outcomes: dict[str, Written | Verdict] = {}
+    for file in group:
+        outcomes.update(write_header_group(writer, source, [file], header, identities))
+    return outcomes
+
+
+def settled(record: FileRecord, verdict: Verdict, outcome: Written | Verdict | None) -> FileRecord:
+    """A file's record once its header was checked (``verdict``) and its rows written (``outcome``:
+    rows written, a rejection when unreadable, None when no row was read)."""
+    record = replace(record, status=verdict.status, message=verdict.message)
+    if isinstance(outcome, Verdict):
+        return replace(record, status=outcome.status, message=outcome.message)
+    if isinstance(outcome, Written):
+        return replace(
+            record,
+            rows_read=outcome.rows_read,
+            rows_quarantined=outcome.rows_quarantined,
+            rows_ingested=outcome.rows_read - outcome.rows_quarantined,
+            examples=list(outcome.examples),
+        )
+    return record
+
+
+def ensure_unchanged(
+    ledger: Ledger, landing: Landing, files: Sequence[LandingFile], batch_id: int, tables: Sequence[str]
+) -> None:
+    """Before the commit point: a file that changed while the batch read it (still being written)
+    rolls the batch back and aborts (``IngestAborted``)."""
+    changed = [f.rel_path for f in files if f.key != landing.restat(f)]
     if changed:
         ledger.recover(tables)
         raise IngestAborted(
@@ -379,39 +623,26 @@ def ingest(
             "was rolled back, nothing was committed. Re-run when the upload is complete; writers should "
             "upload under a temporary name and rename, or set LAKEHOUSE_SETTLE_SECONDS"
         )
-    ledger.commit(batch_id, list(records.values()), ingested_at)
-    checkpoint("after_ledger_commit")
-    report.archived += archive_committed(
-        settings, selected, [(r.source, r.file_path, r.status, r.file_hash) for r in records.values()]
-    )
 
-    report.files = list(records.values())
-    for record in report.files:
-        summary = report.sources[record.source]
-        if record.status == "ingested":
+
+def summarize(records: Sequence[FileRecord], sources: Sequence[Source]) -> dict[str, SourceReport]:
+    """Files and rows per source, from the batch's records."""
+    summaries = {s.name: SourceReport() for s in sources}
+    for record in records:
+        summary = summaries[record.source]
+        if record.status == FileStatus.INGESTED:
             summary.files_ingested += 1
             summary.rows_ingested += record.rows_ingested
             summary.rows_quarantined += record.rows_quarantined
-        elif record.status == "duplicate":
+        elif record.status == FileStatus.DUPLICATE:
             summary.files_duplicate += 1
         else:
             summary.files_rejected += 1
-    return report
-
-
-def _restat(file: LandingFile) -> tuple[str, str, int, int] | None:
-    try:
-        stat = file.abs_path.stat()
-    except OSError:
-        return None
-    return (file.source, file.rel_path, stat.st_size, int(stat.st_mtime * 1000))
-
-
-ARCHIVABLE = ("ingested", "duplicate")
+    return summaries
 
 
 def archive_committed(
-    settings: Settings, sources: Sequence[Source], files: Sequence[tuple[str, str, str, str]]
+    landing: Landing, sources: Sequence[Source], files: Sequence[tuple[str, str, str, str]]
 ) -> list[str]:
     """Move committed files ((source, path, status, sha256)) of ``archive=True`` sources out of the
     landing zone. Only ever called after the ledger commit; rejected files stay for the operator."""
@@ -419,28 +650,6 @@ def archive_committed(
     moved = []
     for source_name, rel_path, status, digest in files:
         if status in ARCHIVABLE and source_name in archiving:
-            archive_file(settings.landing, rel_path, digest)
+            landing.archive(rel_path, digest)
             moved.append(rel_path)
     return moved
-
-
-def _write_group_or_files(
-    writer: BatchWriter,
-    source: Source,
-    group: list[LandingFile],
-    header: tuple[str, ...],
-    records: dict[str, FileRecord],
-) -> None:
-    """Write a header group at once; if Spark cannot read it, retry file by file and reject the
-    files that still fail (e.g. a truncated gzip), so one bad file never blocks the others."""
-    try:
-        writer.write_group(source, group, header, records)
-        return
-    except UnreadableFiles as exc:
-        if len(group) == 1:
-            record = records[group[0].rel_path]
-            record.status, record.message = "rejected", f"unreadable: {exc}"
-            return
-        log.warning("group read failed (%s); retrying file by file", exc)
-    for file in group:
-        _write_group_or_files(writer, source, [file], header, records)

@@ -5,11 +5,10 @@ session from it (``build_session``), and dbt's ``local`` target gets the very sa
 in-process (``lakehouse run`` / ``lakehouse dbt`` create the session first and dbt-spark's
 ``method: session`` picks it up through ``getOrCreate()``), or, for a bare ``dbt`` command, through
 ``LAKEHOUSE_SPARK_CONF_JSON`` which ``profiles/profiles.yml`` reads (see ``lakehouse env``).
-
-On AWS, dbt-glue's interactive sessions get ``glue_spark_conf()``: the settings that decide what the SQL
-means (``SHARED_CONF``: Iceberg extensions, the Iceberg session catalog, UTC, dynamic partition overwrite,
-parser and ANSI modes) are the very dictionary ``spark_conf`` uses, plus the Glue Data Catalog and S3 in
-place of Hive/Derby and the local disk. The ``glue`` profile reads them from ``LAKEHOUSE_GLUE_SPARK_CONF``
+On AWS Glue, ``glue_spark_conf()`` shares ``SEMANTICS`` with it and swaps the local Hive/Derby catalog
+for the Glue Data Catalog and S3 (``build_glue_session``, used by ``ingestion.glue_job``). dbt-glue's
+interactive sessions get ``dbt_glue_spark_conf()``: the same, plus the ``glue_catalog`` name dbt-glue
+writes Iceberg tables through; the ``glue`` profile reads it from ``LAKEHOUSE_GLUE_SPARK_CONF``
 (``glue_conf_argument``), which ``lakehouse env --target glue`` prints and ``lakehouse dbt --target glue``
 sets in-process.
 """
@@ -34,23 +33,6 @@ TABLE_PROPERTIES = "tblproperties ('format-version' = '2', 'write.metadata.delet
 from ``dbt_project.yml``)."""
 
 
-SHARED_CONF: dict[str, str] = {
-    # Iceberg SQL (MERGE INTO, CALL, ...) and Iceberg tables in the session catalog, so models name
-    # tables `schema.table` on every engine; the catalog behind it differs (Hive/Derby, Glue).
-    "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-    "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
-    # Semantics.
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.sources.partitionOverwriteMode": "dynamic",
-    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-    "spark.sql.ansi.enabled": "false",
-}
-"""The settings local Spark and Glue share: everything that changes what a model's SQL computes."""
-
-GLUE_CATALOG = "glue_catalog"
-"""The Iceberg catalog dbt-glue writes through (its ``custom_iceberg_catalog_namespace`` default)."""
-
-
 def iceberg_runtime_jar() -> Path:
     """The Iceberg Spark runtime jar shipped by the pinned PyPI package (no Maven access needed)."""
     try:
@@ -63,8 +45,19 @@ def iceberg_runtime_jar() -> Path:
     return jar
 
 
+SEMANTICS = {
+    "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+}
+"""Settings that decide what the code computes: the same on a laptop and on AWS Glue."""
+
+
 def spark_conf(settings: Settings) -> dict[str, str]:
-    """Every Spark and Iceberg setting the lakehouse uses, as one flat dictionary."""
+    """Every Spark and Iceberg setting the lakehouse uses locally, as one flat dictionary."""
     jar = iceberg_runtime_jar()
     java_opts = " ".join(
         [
@@ -84,7 +77,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.executor.extraClassPath": str(jar),
         "spark.driver.extraJavaOptions": java_opts,
         # Iceberg tables in the session catalog, backed by a Hive metastore (embedded Derby locally).
-        **SHARED_CONF,
+        "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
         "spark.sql.catalog.spark_catalog.type": "hive",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(settings.warehouse_dir),
@@ -95,45 +88,54 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.hive.metastore.schema.verification": "false",
         # Without it Iceberg asks the metastore for HIVE_LOCKS, which embedded Derby does not have.
         "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
+        **SEMANTICS,
         # Laptop-sized execution.
         "spark.sql.shuffle.partitions": "4",
         "spark.default.parallelism": "4",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.adaptive.enabled": "true",
         # Many small queries: compiling whole-stage Java code for each costs more than it saves.
         "spark.sql.codegen.wholeStage": "false",
     }
-    conf.update(settings.extra_spark_conf)
     return conf
 
 
-def spark_conf_json(settings: Settings) -> str:
-    """The conf as JSON, the form ``profiles/profiles.yml`` reads from ``LAKEHOUSE_SPARK_CONF_JSON``."""
-    return json.dumps(spark_conf(settings), sort_keys=True)
+def glue_spark_conf(warehouse_uri: str) -> dict[str, str]:
+    """The settings of a Spark session inside an AWS Glue 5.0 job: the same semantics as locally, with the
+    Glue Data Catalog behind Spark's session catalog (``bronze.x`` and ``meta.ingest_files`` mean the same
+    tables as locally) and Iceberg's S3FileIO under ``warehouse_uri``. The Glue runtime ships the jars
+    (job parameter ``--datalake-formats iceberg``)."""
+    return {
+        **SEMANTICS,
+        "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
+        "spark.sql.catalog.spark_catalog.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+        "spark.sql.catalog.spark_catalog.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        "spark.sql.catalog.spark_catalog.warehouse": warehouse_uri.rstrip("/"),
+    }
 
 
-def glue_spark_conf(aws: AwsSettings) -> dict[str, str]:
-    """The Spark settings of dbt-glue's Glue 5.0 interactive sessions: ``SHARED_CONF`` plus Iceberg
-    tables in the Glue Data Catalog with data and metadata under ``<root>/warehouse/``. Two catalog
-    names, one catalog: ``spark_catalog`` (what models' ``schema.table`` names resolve to, as locally)
-    and ``glue_catalog`` (the name dbt-glue prefixes the Iceberg tables it writes with)."""
-    warehouse = aws.uri("warehouse")
-    conf = dict(SHARED_CONF)
-    for catalog in ("spark_catalog", GLUE_CATALOG):
-        prefix = f"spark.sql.catalog.{catalog}"
-        if catalog != "spark_catalog":
-            conf[prefix] = "org.apache.iceberg.spark.SparkCatalog"
-        conf[f"{prefix}.catalog-impl"] = "org.apache.iceberg.aws.glue.GlueCatalog"
-        conf[f"{prefix}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
-        conf[f"{prefix}.warehouse"] = warehouse
-    conf["spark.sql.warehouse.dir"] = warehouse
+DBT_GLUE_CATALOG = "glue_catalog"
+"""The Iceberg catalog name dbt-glue prefixes the tables it writes with (its ``custom_iceberg_catalog_namespace``
+default)."""
+
+
+def dbt_glue_spark_conf(aws: AwsSettings) -> dict[str, str]:
+    """The Spark settings of dbt-glue's Glue 5.0 interactive sessions: ``glue_spark_conf`` (``SEMANTICS``,
+    the Glue Data Catalog behind ``spark_catalog``, warehouse ``<root>/warehouse/``), plus the same
+    catalog under the name dbt-glue writes through. Two names, one catalog: models' ``schema.table``
+    resolve through ``spark_catalog`` as locally, dbt-glue's ``glue_catalog.schema.table`` through the other."""
+    conf = glue_spark_conf(aws.uri("warehouse"))
+    prefix = "spark.sql.catalog.spark_catalog"
+    conf[f"spark.sql.catalog.{DBT_GLUE_CATALOG}"] = "org.apache.iceberg.spark.SparkCatalog"
+    for key in [key for key in conf if key.startswith(prefix + ".")]:
+        conf[f"spark.sql.catalog.{DBT_GLUE_CATALOG}{key[len(prefix) :]}"] = conf[key]
+    conf["spark.sql.warehouse.dir"] = aws.uri("warehouse")
     return conf
 
 
 def glue_conf_argument(conf: dict[str, str]) -> str:
-    """``conf`` as the value of a Glue session's ``--conf`` argument (``k=v --conf k=v ...``), the
-    form of dbt-glue's ``conf`` profile field and of ``LAKEHOUSE_GLUE_SPARK_CONF``."""
+    """``conf`` as the value of a Glue session's ``--conf`` argument (``k=v --conf k=v ...``), the form of
+    dbt-glue's ``conf`` profile field and of ``LAKEHOUSE_GLUE_SPARK_CONF``."""
     for key, value in conf.items():
         if any(char.isspace() for char in key + value):
             raise ConfigError(f"Glue --conf values cannot contain spaces: {key}={value!r}")
@@ -144,6 +146,11 @@ def parse_glue_conf_argument(text: str) -> dict[str, str]:
     """The inverse of ``glue_conf_argument``."""
     pairs = [part.strip() for part in text.split("--conf")]
     return dict(pair.split("=", 1) for pair in pairs if pair)
+
+
+def spark_conf_json(settings: Settings) -> str:
+    """The conf as JSON, the form ``profiles/profiles.yml`` reads from ``LAKEHOUSE_SPARK_CONF_JSON``."""
+    return json.dumps(spark_conf(settings), sort_keys=True)
 
 
 def build_session(settings: Settings):
@@ -169,3 +176,13 @@ def build_session(settings: Settings):
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def build_glue_session(warehouse_uri: str):
+    """The SparkSession of the Glue ingestion job (``ingestion.glue_job``), from ``glue_spark_conf``."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("lakehouse-ingest")
+    for key, value in glue_spark_conf(warehouse_uri).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -154,7 +154,7 @@ def with_typed_columns(df: DataFrame, source: Source, mapping: Mapping[str, str]
     return df.withColumns(typed).withColumn(ERRORS, F.filter(F.array(*errors), lambda e: e.isNotNull()))
 
 
-def raw_record(df: DataFrame, mapping_width: int, header: Sequence[str]) -> SparkColumn:
+def raw_record(mapping_width: int, header: Sequence[str]) -> SparkColumn:
     """The record as it arrived: the malformed line itself, else the fields as a JSON object."""
     fields = F.struct(*[F.col(f"_c{i}").alias(header[i]) for i in range(mapping_width)])
     return F.coalesce(F.col(CORRUPT), F.to_json(fields))
@@ -181,14 +181,14 @@ def bronze_columns(df: DataFrame, table_columns: Sequence[str], extras: Mapping[
 
 
 def quarantine_columns(df: DataFrame, source: Source) -> DataFrame:
-    """The ``bronze.quarantine`` columns."""
+    """The ``bronze.quarantine`` columns; lineage under the names it has in bronze."""
     return df.select(
         F.lit(source.name).alias("source"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_record_number").alias("record_number"),
+        "_source_file",
+        "_record_number",
         F.col("_raw_record").alias("raw_record"),
         F.array_join(ERRORS, "; ").alias("reason"),
-        F.col("_file_hash").alias("file_hash"),
-        F.col("_batch_id").alias("batch_id"),
+        "_file_hash",
+        "_batch_id",
         F.col("_ingested_at").alias("quarantined_at"),
     )

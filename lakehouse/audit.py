@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingestion.ledger import FILES, Ledger
+from ingestion.ledger import BATCH_COLUMN, FileStatus, Ledger
 from ingestion.registry import QUARANTINE_TABLE, Source
 
 
@@ -49,47 +49,49 @@ class Audit:
 
 def audit(spark, sources: Sequence[Source]) -> Audit:
     """Compare the ledger with per-file row counts of every bronze table and the quarantine."""
-    names = ", ".join(f"'{s.name}'" for s in sources)
-    pending = Ledger(spark).orphaned_batches()
-    batches = ", ".join(str(int(b)) for b in pending)
-
-    def is_pending(column: str) -> str:
-        return f"coalesce({column} in ({batches}), false)" if pending else "false"
-
-    ledger = spark.sql(
-        f"select source, file_path, file_hash, status, rows_read from {FILES} "
-        f"where status in ('ingested', 'rejected') and source in ({names})"
-    ).collect()
+    ledger = Ledger(spark)
+    pending = ledger.orphaned_batches()
+    committed = ledger.committed_files([s.name for s in sources])
     bronze: Counter[tuple[str, str, str]] = Counter()
     pending_rows = 0
     for source in sources:
-        for row in spark.sql(
-            f"select _source_file, _file_hash, {is_pending('_batch_id')}, count(*) as n "
-            f"from {source.table} group by 1, 2, 3"
-        ).collect():
-            if row[2]:
-                pending_rows += row[3]
-            else:
-                bronze[(source.name, row[0], row[1])] += row[3]
-    quarantine: Counter[tuple[str, str, str]] = Counter()
-    for row in spark.sql(
-        f"select source, source_file, file_hash, {is_pending('batch_id')}, count(*) "
-        f"from {QUARANTINE_TABLE} where source in ({names}) group by 1, 2, 3, 4"
-    ).collect():
-        if row[3]:
-            pending_rows += row[4]
-        else:
-            quarantine[(row[0], row[1], row[2])] += row[4]
+        counted, uncommitted = rows_per_file(spark, source.table, f"'{source.name}'", "true", pending)
+        bronze += counted
+        pending_rows += uncommitted
+    names = ", ".join(f"'{s.name}'" for s in sources)
+    quarantine, uncommitted = rows_per_file(spark, QUARANTINE_TABLE, "source", f"source in ({names})", pending)
+    pending_rows += uncommitted
 
     breaks, rows = [], 0
     known = set()
-    for record in ledger:
+    for record in committed:
         key = (record.source, record.file_path, record.file_hash)
         known.add(key)
-        expected = int(record.rows_read or 0) if record.status == "ingested" else 0
+        expected = record.rows_read if record.status == FileStatus.INGESTED else 0
         rows += expected
         if bronze[key] + quarantine[key] != expected:
             breaks.append(Break(record.source, record.file_path, expected, bronze[key], quarantine[key]))
     for key in sorted((set(bronze) | set(quarantine)) - known):
         breaks.append(Break(key[0], f"{key[1]} (not in the ledger)", 0, bronze[key], quarantine[key]))
-    return Audit(len(ledger), rows, breaks, pending, pending_rows)
+    return Audit(len(committed), rows, breaks, pending, pending_rows)
+
+
+def rows_per_file(
+    spark, table: str, source: str, where: str, pending: Sequence[int]
+) -> tuple[Counter[tuple[str, str, str]], int]:
+    """Rows of ``table`` (bronze or the quarantine: the same lineage columns) per (source, file, hash),
+    and apart, how many rows belong to ``pending`` batches (started, never committed). ``source`` is
+    the SQL giving a row's source (a column, or a literal for a bronze table)."""
+    batches = ", ".join(str(int(b)) for b in pending)
+    is_pending = f"coalesce({BATCH_COLUMN} in ({batches}), false)" if pending else "false"
+    counted: Counter[tuple[str, str, str]] = Counter()
+    pending_rows = 0
+    for name, path, digest, uncommitted, rows in spark.sql(
+        f"select {source}, _source_file, _file_hash, {is_pending}, count(*) from {table} where {where} "
+        "group by 1, 2, 3, 4"
+    ).collect():
+        if uncommitted:
+            pending_rows += rows
+        else:
+            counted[(name, path, digest)] += rows
+    return counted, pending_rows

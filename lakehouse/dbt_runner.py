@@ -5,19 +5,21 @@ session ``ingestion.spark.build_session`` created: one JVM, one metastore owner,
 
 The AWS targets (``--target glue`` or ``athena``, or ``LAKEHOUSE_TARGET``) run on AWS: no local
 Spark is started; dbt-glue gets its sessions' Spark settings from ``LAKEHOUSE_GLUE_SPARK_CONF``
-(``ingestion.spark.glue_spark_conf``), set here in-process.
+(``ingestion.spark.dbt_glue_spark_conf``), set here in-process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ingestion.aws import AwsSettings
 from ingestion.config import PROFILES_DIR, PROJECT_DIR, ConfigError, Settings
 from ingestion.faults import checkpoint
-from ingestion.spark import glue_conf_argument, glue_spark_conf, spark_conf_json
+from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument, spark_conf_json
 
 FAILED = {"error", "fail", "runtime error"}
 
@@ -76,7 +78,7 @@ def dbt_environment(settings: Settings, target: str | None = None) -> dict[str, 
         engine = {"LAKEHOUSE_SPARK_CONF_JSON": spark_conf_json(settings)}
         target_dir = settings.dbt_target_dir
     else:
-        engine = {"LAKEHOUSE_GLUE_SPARK_CONF": glue_conf_argument(glue_spark_conf(AwsSettings.from_env()))}
+        engine = {"LAKEHOUSE_GLUE_SPARK_CONF": glue_conf_argument(dbt_glue_spark_conf(AwsSettings.from_env()))}
         target_dir = settings.dbt_target_dir.with_name(f"target-{target}")
     return {
         **engine,
@@ -89,6 +91,31 @@ def dbt_environment(settings: Settings, target: str | None = None) -> dict[str, 
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
+
+
+@contextlib.contextmanager
+def dbt_env(settings: Settings, target: str | None = None) -> Iterator[None]:
+    """``dbt_environment(settings)`` in ``os.environ`` for the duration of one in-process dbt call, and
+    the previous values back after it.
+
+    Why the environment at all: dbt reads its configuration from there, not from arguments we could
+    pass. ``profiles/profiles.yml`` renders ``env_var('LAKEHOUSE_SPARK_CONF_JSON')`` and
+    ``env_var('LAKEHOUSE_TARGET')`` (the same profile serves a bare ``dbt``, see ``lakehouse env``), and
+    dbt's own ``DBT_*`` variables are the defaults of its command-line options, so any dbt command
+    line (``lakehouse dbt <anything>``) gets the lakehouse's project, profile, target and log paths
+    without rewriting the user's arguments. Nothing else in the process reads them.
+    """
+    values = dbt_environment(settings, target)
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
@@ -108,13 +135,13 @@ def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
                 if sub is not None and sub_name is not None:
                     parse(sub, sub_name, sub_words, ctx)
 
-    os.environ.update(dbt_environment(settings, target_of(settings, args)))
-    try:
-        parse(dbt_cli, "dbt", list(args), None)
-    except click.exceptions.UsageError as exc:
-        return exc.format_message()
-    except (click.exceptions.Exit, click.exceptions.Abort):
-        return None
+    with dbt_env(settings, target_of(settings, args)):
+        try:
+            parse(dbt_cli, "dbt", list(args), None)
+        except click.exceptions.UsageError as exc:
+            return exc.format_message()
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            return None
     return None
 
 
@@ -124,13 +151,9 @@ HELP = {"-h", "--help", "-v", "-V", "--version"}
 def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str | None]:
     """``dbt ls <args>`` in-process, without Spark (dbt parses the project, saving the parse for the
     build that follows): the unique ids selected, and dbt's error message if it failed."""
-    import contextlib
-    import io
-
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings))
-    with contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(["--quiet", "ls", "--output", "name", *args])
     if not result.success:
         text = str(result.exception or "dbt ls failed").strip()
@@ -138,12 +161,47 @@ def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str 
     return list(result.result or []), None
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A table dbt builds (a model that is not a view, or a seed), from the project's manifest."""
+
+    name: str
+    """``schema.alias``, e.g. ``silver.subscriptions``."""
+    layer: str | None
+    """The models folder it is under (``staging``, ``silver``, ``gold``); None for a seed."""
+    domain: str | None
+    """Its domain folder (``models/<layer>/<domain>/``), the registry's ``Source.domain``."""
+
+
+def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relation]:
+    """``dbt ls <args>`` in-process, without Spark: the tables the selection builds, in dbt's order.
+    Raises ``RuntimeError`` with dbt's message if the project does not parse."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    keys = "resource_type schema alias name fqn config"
+    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+        result = dbtRunner().invoke(
+            ["--quiet", "ls", "--resource-type", "model", "seed", "--output", "json", "--output-keys", keys, *args]
+        )
+    if not result.success:
+        raise RuntimeError(f"dbt ls failed: {result.exception}")
+    relations = []
+    for node in map(json.loads, result.result or []):
+        if node["config"].get("materialized") in ("view", "ephemeral"):
+            continue
+        fqn = node["fqn"]
+        layer, domain = (fqn[1], fqn[2]) if node["resource_type"] == "model" and len(fqn) > 3 else (None, None)
+        relations.append(Relation(f"{node['schema']}.{node.get('alias') or node['name']}", layer, domain))
+    return relations
+
+
 def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models when
     ``spark`` is given: the local target; the AWS targets run with ``spark=None``)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings, target_of(settings, args)))
     command = list(args)
     if quiet and "--quiet" not in command and "-q" not in command:
         command = ["--quiet", *command]
@@ -155,7 +213,8 @@ def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) 
             finished += 1
             checkpoint(f"dbt_node:{finished}")
 
-    result = dbtRunner(callbacks=[on_event]).invoke(command)
+    with dbt_env(settings, target_of(settings, args)):
+        result = dbtRunner(callbacks=[on_event]).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
         outcome.error = str(result.exception).strip()

@@ -145,3 +145,25 @@ def _node(plan) -> PlanNode:
         kids = expression.children()
         stack += [kids.apply(i) for i in range(kids.size())]
     return PlanNode(plan.getClass().getSimpleName().rstrip("$"), tuple(children), frozenset(functions))
+
+
+def run_read_only(spark, sql: str) -> tuple[list[str], list[tuple]]:
+    """``lakehouse query``: run ``sql`` if it is read-only; (columns, rows). Raises ``ConfigError`` for a
+    statement that would write, ``RunFailed`` for one that does not parse or fails."""
+    from pyspark.errors import PySparkException
+
+    from ingestion.config import ConfigError
+    from lakehouse.errors import RunFailed, friendly
+
+    try:
+        why = refusal(spark_plan(spark, sql))
+    except SqlSyntaxError as exc:
+        raise RunFailed(f"query failed: {exc}") from None
+    if why:
+        raise ConfigError(why)
+    try:
+        df = spark.sql(sql)
+        return df.columns, [tuple(r) for r in df.collect()]
+    except PySparkException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise RunFailed(friendly(exc) or f"query failed: {first}") from None

@@ -2,54 +2,21 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ingestion.ingest import IngestReport
+from ingestion.ledger import FileStatus
 from ingestion.registry import Source
 from lakehouse.dbt_runner import DbtOutcome
+from lakehouse.errors import FAILED, OK
+from lakehouse.output import echo, error, format_table, json_default
 
 TESTS = {"test", "unit_test"}
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table."""
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(c) for c in columns]
-    for row in cells:
-        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(text.rstrip() for text in [line, rule, *body])
-
-
-def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
-    return out.getvalue().rstrip("\n")
-
-
-def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    return json.dumps(records, default=_json_default, indent=2)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):  # exact, with the column's scale: "97.5500", never 97.55
-        return format(value, "f")
-    return str(value)
 
 
 def ingest_summary(report: IngestReport) -> str:
@@ -66,9 +33,9 @@ def ingest_summary(report: IngestReport) -> str:
     ]
     lines += [title, format_table(["source", "files", "duplicates", "rejected", "rows", "quarantined"], rows)]
     for record in report.files:
-        if record.status == "rejected":
+        if record.status == FileStatus.REJECTED:
             lines.append(f"  REJECTED {record.file_path}: {record.message}")
-        elif record.status == "duplicate":
+        elif record.status == FileStatus.DUPLICATE:
             lines.append(f"  skipped  {record.file_path}: {record.message}")
         elif record.rows_quarantined:
             lines.append(
@@ -76,7 +43,7 @@ def ingest_summary(report: IngestReport) -> str:
                 " (see bronze.quarantine)"
             )
             lines += [f"    {example}" for example in record.examples]
-        if record.status == "ingested" and record.message:
+        if record.status == FileStatus.INGESTED and record.message:
             lines.append(f"  note     {record.file_path}: {record.message}")
     if report.archived:
         lines.append(
@@ -140,7 +107,7 @@ def write_run_report(
         "dbt": asdict(dbt) if dbt else None,
     }
     path = runs_dir / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{command}.json"
-    path.write_text(json.dumps(payload, default=_json_default, indent=2))
+    path.write_text(json.dumps(payload, default=json_default, indent=2))
     return path
 
 
@@ -174,3 +141,12 @@ def _ingest_dict(report: IngestReport | None) -> dict[str, Any] | None:
         "unmatched": report.unmatched,
         "unsettled": report.unsettled,
     }
+
+
+def show_dbt_outcome(outcome: DbtOutcome) -> int:
+    """``lakehouse dbt``'s output: the summary, or dbt's one-line error when nothing ran; the exit code."""
+    if outcome.nodes:
+        echo(dbt_summary(outcome))
+    elif outcome.error:
+        error(f"dbt: {outcome.error.splitlines()[0]}")
+    return FAILED if outcome.failed else OK

@@ -4,40 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingestion.config import SHARED_DATASETS
+from ingestion.config import SHARED_DATASETS, Settings
+from ingestion.registry import QUARANTINE_TABLE, SOURCES
 from lakehouse.demo import airline, datamart, events, invoices, telecom
 
-DEMO_TABLES = [
-    "bronze.telecom_subscriptions",
-    "silver.subscriptions",
-    "gold.subscriptions_by_plan",
-    "gold.subscription_loads",
-    "bronze.airline_airport_codes",
-    "bronze.airline_daily_flights",
-    "silver.airports",
-    "silver.flights",
-    "gold.daily_flights_processed",
-    "gold.flight_delay_summary",
-    "bronze.events_user_events",
-    "silver.user_events",
-    "gold.user_event_lag",
-    "gold.user_activity_daily",
-    "bronze.invoices_accounts",
-    "bronze.invoices_invoices",
-    "bronze.invoices_line_items",
-    "bronze.invoices_skus",
-    "silver.invoice_spending",
-    "gold.account_features",
-    "gold.invoice_features",
-    "bronze.datamart_account",
-    "bronze.datamart_settlement_transaction",
-    "silver.accounts",
-    "silver.settlement_transactions",
-    "gold.account_datamart",
-    "gold.settlement_transactions_enriched",
-    "gold.adjustments",
-    "bronze.quarantine",
-]
+
+def demo_tables(settings: Settings) -> list[str]:
+    """The tables the demo shows, per domain of the registry: its bronze tables, then the silver and
+    gold tables dbt builds for it (from the dbt project); the quarantine last."""
+    from lakehouse.dbt_runner import list_relations
+
+    built = list_relations(settings)
+    tables = []
+    for domain in dict.fromkeys(s.domain for s in SOURCES):
+        tables += [s.table for s in SOURCES if s.domain == domain]
+        for layer in ("silver", "gold"):
+            tables += sorted(r.name for r in built if r.domain == domain and r.layer == layer)
+    return [*tables, QUARANTINE_TABLE]
 
 
 def arrivals(outbox: Path, days: int, rows: int) -> list[list[Path]]:

@@ -29,7 +29,7 @@ import pytest
 
 from ingestion.aws import AwsSettings
 from ingestion.config import PROFILES_DIR, PROJECT_DIR
-from ingestion.spark import glue_conf_argument, glue_spark_conf
+from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument
 from tests.aws.conftest import REGION, moto_api
 from tests.aws.portability import problems
 from tests.aws.stand_in import Recorded, aws_stand_in
@@ -272,7 +272,7 @@ def test_athena_incremental_strategies(athena: dict[str, Invocation]) -> None:
 
 def test_glue_compiles_every_node_with_the_printed_environment(glue: dict) -> None:
     aws = AwsSettings.from_env({})
-    assert glue["exported"]["LAKEHOUSE_GLUE_SPARK_CONF"] == glue_conf_argument(glue_spark_conf(aws))
+    assert glue["exported"]["LAKEHOUSE_GLUE_SPARK_CONF"] == glue_conf_argument(dbt_glue_spark_conf(aws))
     for invocation in (glue["compile"], glue["incremental_compile"]):  # first build, then is_incremental()
         nodes = [n for n in invocation.manifest["nodes"].values() if n["resource_type"] in ("model", "test")]
         assert len(nodes) > 100 and all(node.get("compiled_code") for node in nodes)
@@ -285,7 +285,7 @@ def test_glue_session_gets_spark_py_settings(glue: dict, stand_in: dict) -> None
     sessions = stand_in["recorded"].sessions
     assert sessions, "dbt-glue created no session"
     arguments = sessions[-1]["DefaultArguments"]
-    assert arguments["--conf"] == glue_conf_argument(glue_spark_conf(AwsSettings.from_env({})))
+    assert arguments["--conf"] == glue_conf_argument(dbt_glue_spark_conf(AwsSettings.from_env({})))
     assert "spark.sql.sources.partitionOverwriteMode=dynamic" in arguments["--conf"]
     assert arguments["--datalake-formats"] == "iceberg"
     assert sessions[-1]["GlueVersion"] == "5.0" and sessions[-1]["Role"] == ROLE

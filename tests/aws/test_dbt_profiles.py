@@ -13,9 +13,9 @@ from dbt.flags import set_from_args
 from ingestion.aws import DEFAULT_ATHENA_WORKGROUP, DEFAULT_REGION, AwsSettings
 from ingestion.config import PROFILES_DIR, load_settings
 from ingestion.spark import (
-    SHARED_CONF,
+    SEMANTICS,
+    dbt_glue_spark_conf,
     glue_conf_argument,
-    glue_spark_conf,
     parse_glue_conf_argument,
     spark_conf,
 )
@@ -52,7 +52,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 def test_profile_defaults_are_the_aws_module_defaults(clean_env: pytest.MonkeyPatch) -> None:
     aws = AwsSettings.from_env({})
-    clean_env.setenv("LAKEHOUSE_GLUE_SPARK_CONF", glue_conf_argument(glue_spark_conf(aws)))
+    clean_env.setenv("LAKEHOUSE_GLUE_SPARK_CONF", glue_conf_argument(dbt_glue_spark_conf(aws)))
 
     athena = render("athena")
     assert athena.region_name == DEFAULT_REGION == aws.region
@@ -80,14 +80,14 @@ def test_profiles_follow_the_environment_like_the_aws_module(clean_env: pytest.M
     for name, value in env.items():
         clean_env.setenv(name, value)
     aws = AwsSettings.from_env(env)
-    clean_env.setenv("LAKEHOUSE_GLUE_SPARK_CONF", glue_conf_argument(glue_spark_conf(aws)))
+    clean_env.setenv("LAKEHOUSE_GLUE_SPARK_CONF", glue_conf_argument(dbt_glue_spark_conf(aws)))
 
     athena, glue = render("athena"), render("glue")
     assert (athena.region_name, athena.work_group) == ("eu-west-1", "analysts")
     assert athena.s3_staging_dir == aws.uri("athena-results") == "s3://other-bucket/lake/athena-results/"
     assert athena.s3_data_dir == aws.uri("warehouse")
     assert (glue.region, glue.role_arn, glue.location) == ("eu-west-1", aws.glue_role_arn, aws.uri("warehouse"))
-    assert "spark.sql.catalog.glue_catalog.warehouse=s3://other-bucket/lake/warehouse/" in glue.conf
+    assert "spark.sql.catalog.glue_catalog.warehouse=s3://other-bucket/lake/warehouse" in glue.conf
 
 
 def test_glue_profile_conf_is_spark_py_settings(clean_env: pytest.MonkeyPatch, tmp_path) -> None:
@@ -100,9 +100,9 @@ def test_glue_profile_conf_is_spark_py_settings(clean_env: pytest.MonkeyPatch, t
     clean_env.setenv("LAKEHOUSE_GLUE_SPARK_CONF", environment["LAKEHOUSE_GLUE_SPARK_CONF"])
 
     glue_conf = parse_glue_conf_argument(render("glue").conf)
-    assert glue_conf == glue_spark_conf(AwsSettings.from_env({}))
+    assert glue_conf == dbt_glue_spark_conf(AwsSettings.from_env({}))
     local = spark_conf(settings)
-    for key in SHARED_CONF:
+    for key in SEMANTICS:
         assert glue_conf[key] == local[key], key
     assert glue_conf["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
     assert glue_conf["spark.sql.session.timeZone"] == "UTC"

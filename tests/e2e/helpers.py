@@ -5,14 +5,18 @@ separate process: one JVM start instead of one per step."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.conftest import REPO, run_cli
+from tests.e2e.scenario_runner import MARKER
 
 STATE_SQL = """
 select 'load' as kind, cast(load_date as string) as k, records_loaded as a, cumulative_records as b
@@ -24,58 +28,24 @@ select 'bronze', _source_file, count(*), null from bronze.telecom_subscriptions 
 union all
 select 'silver', null, count(*), count(distinct customer_id) from silver.subscriptions
 union all
-select 'quarantine', source_file, count(*), null from bronze.quarantine group by source_file
+select 'quarantine', _source_file, count(*), null from bronze.quarantine group by _source_file
 """
 
 
-SCENARIO = """
-import contextlib, io, json, os, shutil, sys, traceback
-from pathlib import Path
-import click
-from lakehouse.cli import cli
-from ingestion.config import load_settings
-from ingestion.spark import build_session
+class Results(list):
+    """One result per step, in order; a step given a ``"name"`` is also found by it: ``results["rerun"]``."""
 
-landing = Path(os.environ["LAKEHOUSE_LANDING"])
-results = []
-for step in json.load(sys.stdin):
-    if "land" in step:
-        for source, relative in step["land"]:
-            target = landing / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
-        results.append(None)
-    elif "cli" in step:
-        out, err = io.StringIO(), io.StringIO()
-        sys.stdin = io.StringIO(step.get("stdin", ""))
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                cli.main(step["cli"], prog_name="lakehouse", standalone_mode=False)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code or 0
-            except click.ClickException as exc:
-                exc.show()
-                code = exc.exit_code
-            except Exception:
-                traceback.print_exc()
-                code = "exception"
-        results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
-    else:
-        spark = build_session(load_settings())
-        answer = {}
-        for name, sql in step["query"].items():
-            df = spark.sql(sql)
-            answer[name] = [
-                {c: ("" if v is None else str(v)) for c, v in zip(df.columns, row)} for row in df.collect()
-            ]
-        results.append(answer)
-print("SCENARIO-RESULTS " + json.dumps(results), file=sys.__stdout__)
-"""
+    def __init__(self, steps: list[dict], results: list) -> None:
+        super().__init__(results)
+        self.names = {step["name"]: index for index, step in enumerate(steps) if "name" in step}
+
+    def __getitem__(self, key):
+        return super().__getitem__(self.names[key] if isinstance(key, str) else key)
 
 
-def scenario(home: Path, landing: Path, steps: list[dict]) -> list:
-    """Play ``steps`` in ONE separate process, in order, and return one result per step:
+def scenario(home: Path, landing: Path, steps: list[dict]) -> Results:
+    """Play ``steps`` in ONE separate process (``tests/e2e/scenario_runner.py``), in order, and return
+    one result per step (by position, or by the step's optional ``"name"``):
 
     - ``{"land": [[file, path relative to landing], ...]}`` copies files into the landing zone (None);
     - ``{"cli": ["run", "--select", ...]}`` runs a `lakehouse` command through the real click entry
@@ -85,17 +55,17 @@ def scenario(home: Path, landing: Path, steps: list[dict]) -> list:
     - ``{"query": {name: sql}}`` reads tables (rows rendered like ``--format csv``: null -> "").
     """
     result = subprocess.run(
-        [sys.executable, "-c", SCENARIO],
-        input=json.dumps(steps, default=str),
+        [sys.executable, "-m", "tests.e2e.scenario_runner"],
+        input=json.dumps([{k: v for k, v in step.items() if k != "name"} for step in steps], default=str),
         cwd=REPO,
         env={**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(landing)},
         capture_output=True,
         text=True,
         timeout=1800,
     )
-    marker = [line for line in result.stdout.splitlines() if line.startswith("SCENARIO-RESULTS ")]
+    marker = [line for line in result.stdout.splitlines() if line.startswith(MARKER)]
     assert result.returncode == 0 and marker, result.stdout[-3000:] + result.stderr[-5000:]
-    return json.loads(marker[-1].removeprefix("SCENARIO-RESULTS "))
+    return Results(steps, json.loads(marker[-1].removeprefix(MARKER)))
 
 
 def query_csv(home: Path, sql: str) -> list[dict[str, str]]:
@@ -124,3 +94,40 @@ def query_many(home: Path, queries: dict[str, str]) -> dict[str, list[dict[str, 
     """Run several queries in one process; values rendered like `--format csv` (null -> "")."""
     [answer] = scenario(home, home / "landing", [{"query": queries}])
     return answer
+
+
+# --- the table lists, derived: bronze from the registry, the rest from the dbt project ------------
+@functools.cache
+def _dbt_settings():
+    """Settings of a scratch home for ``dbt ls`` (it parses the project; no Spark, no data)."""
+    from ingestion.config import load_settings
+
+    home = Path(tempfile.mkdtemp(prefix="lakehouse-dbt-ls-"))
+    return load_settings(home=home, landing=home / "landing", env={})
+
+
+@functools.cache
+def built_tables(*select: str) -> tuple[str, ...]:
+    """The tables (models that are not views, seeds) that ``lakehouse run <select>`` builds."""
+    from lakehouse.dbt_runner import list_relations
+
+    return tuple(r.name for r in list_relations(_dbt_settings(), select))
+
+
+@functools.cache
+def build_size(*select: str) -> int:
+    """How many nodes ``lakehouse run <select>`` builds: models, seeds, snapshots and data tests (a run
+    leaves unit tests out)."""
+    from lakehouse.dbt_runner import list_nodes
+
+    nodes, problem = list_nodes(_dbt_settings(), [*select, "--resource-type", "model", "seed", "snapshot", "test"])
+    assert problem is None and nodes, problem
+    return len(nodes)
+
+
+def bronze_tables(domains: Iterable[str]) -> list[str]:
+    """The bronze tables of the registry's sources of ``domains``."""
+    from ingestion.registry import SOURCES
+
+    wanted = set(domains)
+    return [s.table for s in SOURCES if s.domain in wanted]

@@ -12,16 +12,32 @@ from decimal import Decimal
 from tests.conftest import REPO, run_cli
 
 
+def error_line(result: subprocess.CompletedProcess) -> str:
+    """The failure's message: stderr is exactly one ``error: ...`` line (no traceback, no usage text)."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
 def test_unknown_source_is_bad_usage(tmp_path):
     result = run_cli("ingest", "--source", "nope", home=tmp_path / "home", landing=tmp_path)
     assert result.returncode == 2
-    assert "unknown source 'nope'" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert error_line(result).startswith("error: unknown source 'nope'")
 
 
 def test_missing_argument_and_bad_format_are_bad_usage(tmp_path):
-    assert run_cli("query", home=tmp_path).returncode == 2
-    assert run_cli("query", "select 1", "--format", "xml", home=tmp_path).returncode == 2
+    missing = run_cli("query", home=tmp_path)
+    assert missing.returncode == 2
+    assert error_line(missing) == (
+        'error: give the SQL: lakehouse query "select ...", -f FILE, or - (standard input) '
+        "(see `lakehouse query --help`)"
+    )
+    bad_format = run_cli("query", "select 1", "--format", "xml", home=tmp_path)
+    assert bad_format.returncode == 2
+    assert error_line(bad_format) == (
+        "error: Invalid value for '--format': 'xml' is not one of 'table', 'csv', 'json'. "
+        "(see `lakehouse query --help`)"
+    )
 
 
 def test_home_that_is_a_file_is_bad_config(tmp_path):
@@ -29,7 +45,7 @@ def test_home_that_is_a_file_is_bad_config(tmp_path):
     home.write_text("x")
     result = run_cli("status", home=home)
     assert result.returncode == 2
-    assert "not a directory" in result.stderr
+    assert error_line(result) == f"error: LAKEHOUSE_HOME {home} exists and is not a directory"
 
 
 def test_second_run_is_refused_while_the_state_directory_is_in_use(tmp_path):
@@ -39,8 +55,8 @@ def test_second_run_is_refused_while_the_state_directory_is_in_use(tmp_path):
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_cli("run", home=home, landing=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and "is in use by" in result.stderr and "--wait" in result.stderr
-    assert "Traceback" not in result.stderr
+    message = error_line(result)
+    assert "is in use by" in message and "--wait" in message
 
 
 def test_sources_lists_the_registry(tmp_path):
@@ -55,7 +71,10 @@ def test_read_commands_on_a_missing_home_say_so_and_create_nothing(tmp_path):
     for args in (["status"], ["query", "select 1"]):
         result = run_cli(*args, home=home)
         assert result.returncode == 1, result.stderr
-        assert result.stderr.startswith(f"error: {home} does not exist"), result.stderr
+        assert error_line(result) == (
+            f"error: {home} does not exist: no lakehouse here (pass --home DIR or set LAKEHOUSE_HOME; "
+            "`lakehouse run` creates it)"
+        )
         assert not home.exists()
 
 
@@ -73,8 +92,15 @@ def test_query_sql_may_start_with_a_comment_or_come_from_stdin(tmp_path):
         text=True,
     )
     assert piped.returncode == 1 and "does not exist" in piped.stderr, piped.stderr
+    (tmp_path / "q.sql").write_text("select 2")
     both = run_cli("query", "select 1", "-f", str(tmp_path / "q.sql"), home=home)
     assert both.returncode == 2
+    assert error_line(both) == (
+        "error: give the SQL as an argument or with -f FILE, not both (see `lakehouse query --help`)"
+    )
+    missing_file = run_cli("query", "-f", str(tmp_path / "none.sql"), home=home)
+    assert missing_file.returncode == 2
+    assert "Invalid value for '-f' / '--file'" in error_line(missing_file)
 
 
 def test_click_usage_errors_have_the_same_error_style(tmp_path):
@@ -87,16 +113,15 @@ def test_click_usage_errors_have_the_same_error_style(tmp_path):
     for message, args in messages.items():
         result = run_cli(*args, home=tmp_path)
         assert result.returncode == 2, (args, result.stderr)
-        assert result.stderr.startswith("error: ") and message in result.stderr, (args, result.stderr)
-        assert "Error:" not in result.stderr and "Usage:" not in result.stderr
+        assert message in error_line(result), (args, result.stderr)
 
 
 def test_dbt_usage_errors_pass_dbt_s_message_through(tmp_path):
     result = run_cli("dbt", "nonsense", home=tmp_path / "home")
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: dbt: No such command 'nonsense'."
+    assert error_line(result) == "error: dbt: No such command 'nonsense'."
     option = run_cli("dbt", "ls", "--no-such-flag", home=tmp_path / "home")
-    assert option.returncode == 2 and "No such option '--no-such-flag'" in option.stderr, option.stderr
+    assert option.returncode == 2 and "No such option '--no-such-flag'" in error_line(option), option.stderr
 
 
 def landing_with_a_file(tmp_path):
@@ -116,7 +141,7 @@ def test_run_checks_vars_before_any_work(tmp_path):
     ]:
         result = run_cli("run", "--vars", bad, home=home, landing=landing)
         assert result.returncode == 2, result.stdout + result.stderr
-        assert result.stderr.startswith(f"error: {message}"), result.stderr
+        assert error_line(result).startswith(f"error: {message}"), result.stderr
         assert "\x1b[" not in result.stderr + result.stdout  # no raw coloured dbt line
     assert not home.exists()  # nothing ingested, nothing created
 
@@ -125,13 +150,16 @@ def test_run_select_matching_nothing_is_refused_before_ingestion(tmp_path):
     landing, home = landing_with_a_file(tmp_path), tmp_path / "home"
     result = run_cli("run", "--select", "nosuchmodel", home=home, landing=landing)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "error: --select 'nosuchmodel' matches no model, seed, snapshot or test" in result.stderr
+    assert error_line(result) == (
+        "error: --select 'nosuchmodel' matches no model, seed, snapshot or test; nothing was run "
+        "(list them with `lakehouse dbt ls`)"
+    )
     assert "Ingestion" not in result.stdout
     assert not (home / "warehouse").exists() and not (home / "metastore_db").exists()
 
 
 def test_json_decimals_are_exact_with_the_column_scale():
-    from lakehouse.report import format_json
+    from lakehouse.output import format_json
 
     text = format_json(["charge", "zero", "n"], [(Decimal("97.5500"), Decimal("0E-8"), 3)])
     assert json.loads(text) == [{"charge": "97.5500", "zero": "0.00000000", "n": 3}]

@@ -135,13 +135,13 @@ def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
     for index, batch in enumerate(batches):
         steps += [
             {"land": [write_batch(outbox, index, batch, rng)]},
-            {"cli": ["run", *EVENTS_ONLY]},
-            {"query": {"lag": LAG_SQL, "daily": DAILY_SQL}},
+            {"cli": ["run", *EVENTS_ONLY], "name": f"run {index}"},
+            {"query": {"lag": LAG_SQL, "daily": DAILY_SQL}, "name": f"state {index}"},
         ]
     results = scenario(tmp_path / "home", tmp_path / "landing", steps)
     seen: set[tuple[str, str, dt.datetime]] = set()
     for index, batch in enumerate(batches):
-        result, state = results[3 * index + 1], results[3 * index + 2]
+        result, state = results[f"run {index}"], results[f"state {index}"]
         seen |= set(batch)
         assert result["code"] == 0, f"seed={seed} batch={index}\n{result['stdout']}{result['stderr']}"
         expected_lags, expected_daily = reference(seen)

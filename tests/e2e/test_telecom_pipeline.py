@@ -28,8 +28,8 @@ HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate\
 DAY = "telecom/customer_subscription_2023_08_25"
 OTHER_DAY = "telecom/customer_subscription_2023_08_26"
 QUARANTINE_SQL = (  # the README's "Inspect and replay quarantined rows"
-    "select source_file, record_number, reason, raw_record from bronze.quarantine\n"
-    f"                 where source_file = '{DAY}.csv' order by record_number"
+    "select _source_file, _record_number, reason, raw_record from bronze.quarantine\n"
+    f"                 where _source_file = '{DAY}.csv' order by _record_number"
 )
 
 
@@ -85,21 +85,26 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
 
     telecom_only = ["run", "--select", "+path:models/gold/telecom telecom_plan_types"]  # gold and all upstream
     steps = []
-    for path in real:
+    for day, path in enumerate(real):
         steps += [
             {"land": [[str(path), f"telecom/{path.name}"]]},
-            {"cli": telecom_only},
-            {"query": {"state": STATE_SQL}},
+            {"cli": telecom_only, "name": f"run {day}"},
+            {"query": {"state": STATE_SQL}, "name": f"state {day}"},
         ]
-    steps += [{"cli": telecom_only}, {"query": {"state": STATE_SQL}}]  # re-run: nothing new
+    # re-run: nothing new
+    steps += [{"cli": telecom_only, "name": "rerun"}, {"query": {"state": STATE_SQL}, "name": "rerun state"}]
     redelivered = [[str(real[0]), "telecom/customer_subscription_2023_08_24.csv"]]  # same bytes, new name
-    steps += [{"land": redelivered}, {"cli": telecom_only}, {"query": {"state": STATE_SQL}}]
+    steps += [
+        {"land": redelivered},
+        {"cli": telecom_only, "name": "redelivery"},
+        {"query": {"state": STATE_SQL}, "name": "redelivery state"},
+    ]
     events = sorted((shared_datasets / "events").glob("user_*.csv"))
     (tmp_path / "files").mkdir()
     results = scenario(home, landing, steps + bad_day_steps(tmp_path / "files", events))
 
     for day in range(3):
-        run, state = results[3 * day + 1], telecom_state(results[3 * day + 2]["state"])
+        run, state = results[f"run {day}"], telecom_state(results[f"state {day}"]["state"])
         assert run["code"] == 0, run["stdout"] + run["stderr"]
         assert "tests:" in run["stdout"] and " 0 failed" in run["stdout"]
         assert state["loads"] == expected_loads[: day + 1]
@@ -109,12 +114,12 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     assert sum(state["bronze_by_file"].values()) == 50
     assert state["quarantine_by_file"] == {}
 
-    rerun, rerun_state = results[9], telecom_state(results[10]["state"])
+    rerun, rerun_state = results["rerun"], telecom_state(results["rerun state"]["state"])
     assert rerun["code"] == 0, rerun["stdout"] + rerun["stderr"]
     assert "no new files" in rerun["stdout"]
     assert rerun_state == state
 
-    redelivery, redelivery_state = results[12], telecom_state(results[13]["state"])
+    redelivery, redelivery_state = results["redelivery"], telecom_state(results["redelivery state"]["state"])
     assert redelivery["code"] == 0, redelivery["stdout"] + redelivery["stderr"]
     assert "same content as telecom/customer_subscription_2023_08_21.csv" in redelivery["stdout"]
     assert redelivery_state == state
@@ -142,7 +147,7 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
         in (first["stdout"])
     )
     rows = list(csv.DictReader(io.StringIO(quarantined["stdout"])))
-    assert [(r["record_number"], r["reason"]) for r in rows] == [
+    assert [(r["_record_number"], r["reason"]) for r in rows] == [
         ("2", "MonthlyCharge: cannot parse 'twenty' as decimal(10,2)")
     ]
     assert second["code"] == 0, second

@@ -37,20 +37,11 @@ import pytest
 
 from lakehouse.demo import telecom
 from tests.conftest import REPO, run_cli
-from tests.e2e.helpers import scenario
+from tests.e2e.helpers import bronze_tables, built_tables, scenario
 
 pytestmark = pytest.mark.e2e
 
 TELECOM = ["run", "--select", "+path:models/gold/telecom telecom_plan_types"]
-TABLES = [
-    "bronze.telecom_subscriptions",
-    "bronze.quarantine",
-    "meta.ingest_files",
-    "reference.telecom_plan_types",
-    "silver.subscriptions",
-    "gold.subscriptions_by_plan",
-    "gold.subscription_loads",
-]
 DROP_GONE = "drop table bronze.gone"  # without purge: the folder stays
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYTESTSECRET"
 PII = ["Zelda-Quarantined-Pii", "Yusuf-Ingested-Pii", "+1-555-0199-PII"]
@@ -310,7 +301,8 @@ def orphans_listed(stdout: str, verb: str) -> dict[str, int]:
 
 
 def _everything() -> dict[str, str]:
-    queries = {table: f"select * from {table}" for table in TABLES}
+    tables = [*bronze_tables(["telecom"]), "bronze.quarantine", "meta.ingest_files", *built_tables(*TELECOM[1:])]
+    queries = {table: f"select * from {table}" for table in tables}
     queries["snapshots"] = (
         "select 'silver' as t, count(*) as n from silver.subscriptions.snapshots "
         "union all select 'bronze', count(*) from bronze.telecom_subscriptions.snapshots"

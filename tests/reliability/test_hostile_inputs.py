@@ -200,8 +200,8 @@ def test_each_case_has_its_documented_outcome(outcome, name, case, which):
     [record] = [r for r in report.files if r.file_path == f"{source.name}/{name}"]
     assert record.status == status, record.message
     in_bronze = spark.table(source.table).filter(F.col("_source_file") == record.file_path).count()
-    quarantined = spark.table(QUARANTINE_TABLE).filter(F.col("source_file") == record.file_path)
-    reasons = [r.reason for r in quarantined.orderBy("record_number").collect()]
+    quarantined = spark.table(QUARANTINE_TABLE).filter(F.col("_source_file") == record.file_path)
+    reasons = [r.reason for r in quarantined.orderBy("_record_number").collect()]
     assert (in_bronze, len(reasons)) == (to_bronze, to_quarantine)
     assert (record.rows_ingested, record.rows_quarantined) == (to_bronze, to_quarantine)
     said = " | ".join([record.message or "", *reasons])
@@ -265,20 +265,21 @@ def test_a_file_changing_during_the_batch_aborts_it_and_the_rerun_is_exact(
     path.parent.mkdir()
     path.write_bytes(text(HEADER, GOOD[0]))
     settings = dataclasses.replace(lakehouse_settings, landing=tmp_path)
-    original = ingest_module._write_group_or_files
+    original = ingest_module.write_header_group
 
     def write_then_grow(*args, **kwargs):
-        original(*args, **kwargs)
+        written = original(*args, **kwargs)
         with open(path, "ab") as handle:
             handle.write(text(GOOD[1]))
+        return written
 
-    monkeypatch.setattr(ingest_module, "_write_group_or_files", write_then_grow)
+    monkeypatch.setattr(ingest_module, "write_header_group", write_then_grow)
     with pytest.raises(IngestAborted, match="growing.csv changed while being ingested"):
         ingest(spark, settings, [source])
     assert spark.sql(f"select count(*) from {source.table}").first()[0] == 0
     assert spark.sql(f"select count(*) from {FILES} where source = '{source.name}'").first()[0] == 0
 
-    monkeypatch.setattr(ingest_module, "_write_group_or_files", original)
+    monkeypatch.setattr(ingest_module, "write_header_group", original)
     report = ingest(spark, settings, [source])
     assert report.sources[source.name].rows_ingested == 2
     assert spark.sql(f"select count(*) from {source.table}").first()[0] == 2

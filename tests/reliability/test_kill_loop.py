@@ -30,33 +30,21 @@ import pytest
 from ingestion.faults import POINTS
 from lakehouse.demo import datamart, telecom
 from tests.conftest import REPO
-from tests.e2e.helpers import scenario
+from tests.e2e.helpers import bronze_tables, build_size, built_tables, scenario
 
 pytestmark = pytest.mark.e2e
 
 SOAK = bool(os.environ.get("LAKEHOUSE_SOAK"))
 BUDGET = float(os.environ.get("LAKEHOUSE_KILL_BUDGET", 600 if SOAK else 0))
-DBT_NODES = 60  # nodes of the selected build: models, seed, data tests (62 today)
 SELECT = ["--select", "+path:models/gold/telecom telecom_plan_types path:models/staging/datamart+"]
-TABLES = [
-    "bronze.telecom_subscriptions",
-    *[f"bronze.datamart_{t}" for t in datamart.TABLES],
-    "bronze.quarantine",
-    "meta.ingest_files",
-    "reference.telecom_plan_types",
-    "silver.subscriptions",
-    "silver.accounts",
-    "silver.account_metadata",
-    "silver.account_risk",
-    "silver.queues",
-    "silver.settlement_transactions",
-    "silver.account_adjustments",
-    "gold.subscriptions_by_plan",
-    "gold.subscription_loads",
-    "gold.account_datamart",
-    "gold.settlement_transactions_enriched",
-    "gold.adjustments",
-]
+
+
+def tables() -> list[str]:
+    """Every table the runs write: bronze of the two domains, the quarantine, the ledger's files, and
+    what the dbt selection builds."""
+    return [*bronze_tables(["telecom", "datamart"]), "bronze.quarantine", "meta.ingest_files", *built_tables(*SELECT)]
+
+
 # Differ between two state directories by design: batch numbers (a killed batch uses one up),
 # wall-clock times of ingestion, and the landing files' modification times.
 VOLATILE = {"_batch_id", "batch_id", "_ingested_at", "quarantined_at", "committed_at", "file_mtime_ms"}
@@ -88,16 +76,18 @@ def comparable(answer: dict[str, list[dict[str, str]]]) -> dict[str, list[tuple]
     }
 
 
-def attempt(home: Path, landing: Path, kind: str, rng: random.Random) -> tuple[str, subprocess.CompletedProcess]:
+def attempt(
+    home: Path, landing: Path, kind: str, rng: random.Random, dbt_nodes: int
+) -> tuple[str, subprocess.CompletedProcess]:
     """One `lakehouse run` in its own process (and JVM), killed the way ``kind`` says: a kill
-    point name, "dbt", or "external"."""
+    point name, "dbt" (after one of the build's ``dbt_nodes`` nodes but the last), or "external"."""
     env = {**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(landing)}
     env.pop("LAKEHOUSE_KILL_AT", None)
     delay = None
     if kind in POINTS:
         env["LAKEHOUSE_KILL_AT"] = how = kind
     elif kind == "dbt":
-        env["LAKEHOUSE_KILL_AT"] = how = f"dbt_node:{rng.randint(1, DBT_NODES - 1)}"
+        env["LAKEHOUSE_KILL_AT"] = how = f"dbt_node:{rng.randint(1, dbt_nodes - 1)}"
     else:
         delay = rng.uniform(3.0, 25.0)
         how = f"kill -9 after {delay:.1f}s"
@@ -129,7 +119,8 @@ def test_random_kills_during_ingestion_and_dbt_then_rerun_equals_uninterrupted(t
     rng = random.Random(seed)
     outbox = tmp_path / "outbox"
     days = deliveries(outbox)
-    everything = {table: f"select * from {table}" for table in TABLES}
+    dbt_nodes, every_table = build_size(*SELECT), tables()
+    everything = {table: f"select * from {table}" for table in every_table}
 
     # the uninterrupted reference: one run per day, one process
     steps = []
@@ -150,7 +141,7 @@ def test_random_kills_during_ingestion_and_dbt_then_rerun_equals_uninterrupted(t
         deadline = time.monotonic() + BUDGET
         while kinds or time.monotonic() < deadline:
             kind = kinds.pop(0) if kinds else rng.choice([*POINTS, "dbt", "external"])
-            how, result = attempt(home, landing, kind, rng)
+            how, result = attempt(home, landing, kind, rng, dbt_nodes)
             killed = result.returncode == -signal.SIGKILL
             log.append(f"day {day}: {how}: {'killed' if killed else f'exit {result.returncode}'}")
             assert killed or result.returncode == 0, f"{log}\n{result.stdout}{result.stderr}"
@@ -182,5 +173,5 @@ def test_random_kills_during_ingestion_and_dbt_then_rerun_equals_uninterrupted(t
     if log[-1].endswith("killed") and last_kill == "internal":
         assert "did not finish (killed?)" in final["stdout"], final["stdout"]
     expected, got = comparable(reference), comparable(state)
-    for table in TABLES:
+    for table in every_table:
         assert got[table] == expected[table], f"{table} differs after: {log}"

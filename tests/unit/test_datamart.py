@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-from ingestion import transform as T
+from ingestion import transform
 from ingestion.files import match_source
 from ingestion.registry import SOURCES, get_source
 from lakehouse.demo import datamart
@@ -37,17 +37,17 @@ def test_timestamps_with_and_without_fraction_parse_and_missing_keys_are_quarant
         (None, "2024-01-01 10:00:00", None),
         ("a6", None, None),
     ]
-    frame = spark.createDataFrame([(*r, None) for r in rows], T.raw_read_schema(len(header)))
-    mapping, missing, _ = T.header_mapping(ACCOUNT, header)
-    typed = {r["_c0"]: r for r in T.with_typed_columns(frame, ACCOUNT, mapping).collect()}
+    frame = spark.createDataFrame([(*r, None) for r in rows], transform.raw_read_schema(len(header)))
+    mapping, missing, _ = transform.header_mapping(ACCOUNT, header)
+    typed = {r["_c0"]: r for r in transform.with_typed_columns(frame, ACCOUNT, mapping).collect()}
     assert typed["a1"]["updated_at"] == dt.datetime(2024, 1, 1, 10, 0, 0)
     assert typed["a2"]["updated_at"] == dt.datetime(2024, 1, 1, 10, 0, 0, 500000)
     assert typed["a3"]["updated_at"] == dt.datetime(2024, 1, 1, 10, 0, 0, 123456)
     assert [typed[k]["is_deleted"] for k in ("a1", "a2", "a3")] == [None, True, False]
-    assert all(typed[k][T.ERRORS] == [] for k in ("a1", "a2", "a3"))
-    assert typed["a4"][T.ERRORS] == ["updated_at: cannot parse '2024-13-01 10:00:00' as timestamp"]
-    assert typed[None][T.ERRORS] == ["account_id: required value is missing"]
-    assert typed["a6"][T.ERRORS] == ["updated_at: required value is missing"]
+    assert all(typed[k][transform.ERRORS] == [] for k in ("a1", "a2", "a3"))
+    assert typed["a4"][transform.ERRORS] == ["updated_at: cannot parse '2024-13-01 10:00:00' as timestamp"]
+    assert typed[None][transform.ERRORS] == ["account_id: required value is missing"]
+    assert typed["a6"][transform.ERRORS] == ["updated_at: required value is missing"]
     assert "account_name" in missing  # absent columns are null, not errors
 
 

@@ -14,8 +14,8 @@ import uuid
 import pytest
 
 from ingestion.files import discover
-from ingestion.ingest import BatchWriter, ensure_tables, ingest, plan_files
-from ingestion.ledger import FILES, FileRecord, Ledger
+from ingestion.ingest import QUARANTINE_RENAMED, BatchWriter, ensure_tables, ingest, plan_files
+from ingestion.ledger import FILES, FileRecord, FileStatus, Ledger
 from ingestion.registry import get_source
 
 HEADER = "CustomerID,FirstName,LastName,PlanType,MonthlyCharge,SubscriptionDate"
@@ -103,9 +103,9 @@ def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(spark, settings
     assert (record.rows_read, record.rows_ingested, record.rows_quarantined) == (5, 2, 3)
     assert count(spark, source.table) == 2
     quarantined = spark.sql(
-        f"select record_number, reason from bronze.quarantine where source = '{source.name}' order by record_number"
+        f"select _record_number, reason from bronze.quarantine where source = '{source.name}' order by _record_number"
     ).collect()
-    assert [(q.record_number, q.reason) for q in quarantined] == [
+    assert [(q._record_number, q.reason) for q in quarantined] == [
         (2, "MonthlyCharge: cannot parse 'twenty' as decimal(10,2)"),
         (3, "malformed CSV record (field count or quoting)"),
         (4, "CustomerID: required value is missing"),
@@ -163,12 +163,18 @@ def test_interrupted_batch_is_rolled_back_then_ingested_exactly_once(spark, sett
     write(tmp_path, source, 21, rows(21, 6) + ["x,bad,row,Prepaid,1,2022-01-01"])
     ledger = ensure_tables(spark, [source])
     [file] = discover(tmp_path, [source]).files
-    record = FileRecord(source.name, file.rel_path, file.size, file.mtime_ms, "h", dt.date(2023, 8, 21), "ingested")
+    record = FileRecord(
+        source.name, file.rel_path, file.size, file.mtime_ms, "h", dt.date(2023, 8, 21), FileStatus.INGESTED
+    )
     crashed_batch = ledger.next_batch_id()
     ledger.start(crashed_batch, "simulated crash")
     writer = BatchWriter(spark, crashed_batch, dt.datetime(2023, 8, 21))
-    for header, group in plan_files(source, [file], {file.rel_path: record}).items():
-        writer.write_group(source, group, header, {file.rel_path: record})
+    for header, group in plan_files(source, [file]).groups.items():
+        written = writer.write_group(source, group, header, {file.rel_path: record})
+    [(path, (rows_read, rows_quarantined, [example]))] = [
+        (p, (w.rows_read, w.rows_quarantined, w.examples)) for p, w in written.items()
+    ]
+    assert (path, rows_read, rows_quarantined) == (file.rel_path, 7, 1) and example.startswith("record 7: ")
     assert count(spark, source.table, f"_batch_id = {crashed_batch}") == 6  # half-done work is visible...
     assert crashed_batch in Ledger(spark).orphaned_batches()
 
@@ -254,13 +260,37 @@ def test_a_header_less_file_is_rejected_without_repeating_its_first_line(source,
 
     path = write(tmp_path, source, 22, ["8001,Zebediah,Quackenbush,Prepaid,25,2022-01-01"], header=None)
     file = LandingFile(source.name, f"{source.name}/{path.name}", path, path.stat().st_size, 0)
-    record = FileRecord(source.name, file.rel_path, file.size, 0, "hash", None, "ingested")
+    plan = plan_files(source, [file])
 
-    assert plan_files(source, [file], {file.rel_path: record}) == {}  # no JVM: rejected on its header
-    assert record.status == "rejected"
-    assert record.message == (
+    assert plan.groups == {}  # no JVM: rejected on its header
+    [verdict] = plan.verdicts.values()
+    assert verdict.status == FileStatus.REJECTED
+    assert verdict.message == (
         "header matches none of the expected columns: its first line has 6 field(s), the registry expects 6 "
         "named CustomerID, FirstName, LastName, PlanType, MonthlyCharge, SubscriptionDate; is the header "
         "missing (the first line is data), or a wrong delimiter (expected ',') or a wrong file?"
     )
-    assert not [value for value in ("8001", "Zebediah", "Quackenbush") if value in record.message]
+    assert not [value for value in ("8001", "Zebediah", "Quackenbush") if value in verdict.message]
+
+
+def test_a_quarantine_with_the_old_lineage_names_is_migrated_once_and_keeps_its_rows(
+    spark, settings_for, source, tmp_path
+):
+    """Homes created when the quarantine named its lineage ``source_file``, ``batch_id``, ...: the
+    next command that opens the tables renames the columns to bronze's names, rows kept; again, nothing."""
+    settings = settings_for(tmp_path)
+    write(tmp_path, source, 21, rows(21, 1) + ["x,bad,row,Prepaid,1,2022-01-01"])
+    ingest(spark, settings, [source])
+    where = f"source = '{source.name}'"
+    before = spark.sql(f"select * from bronze.quarantine where {where}").collect()
+    for old, new in QUARANTINE_RENAMED.items():  # back to the names of an old home
+        spark.sql(f"alter table bronze.quarantine rename column {new} to {old}")
+    assert set(QUARANTINE_RENAMED) <= set(spark.table("bronze.quarantine").columns)
+
+    ensure_tables(spark, [source])
+    ensure_tables(spark, [source])  # idempotent
+
+    columns = spark.table("bronze.quarantine").columns
+    assert not set(QUARANTINE_RENAMED) & set(columns) and set(QUARANTINE_RENAMED.values()) <= set(columns)
+    assert spark.sql(f"select * from bronze.quarantine where {where}").collect() == before
+    assert count(spark, "bronze.quarantine", f"{where} and _source_file like '%2023_08_21.csv'") == 1

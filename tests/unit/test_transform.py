@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from ingestion import transform as T
+from ingestion import transform
 from ingestion.registry import Column, Source, get_source
 
 TELECOM = get_source("telecom_subscriptions")
@@ -20,12 +20,12 @@ def raw_frame(spark, header, rows, corrupt=None):
     """Rows as the reader yields them: positional string fields plus _corrupt_record."""
     corrupt = corrupt or [None] * len(rows)
     data = [(*row, bad) for row, bad in zip(rows, corrupt, strict=True)]
-    return spark.createDataFrame(data, T.raw_read_schema(len(header)))
+    return spark.createDataFrame(data, transform.raw_read_schema(len(header)))
 
 
 def test_header_mapping_is_by_name_not_position():
     header = ["planType", "CUSTOMERID", "Extra", "FirstName"]
-    mapping, missing, extra = T.header_mapping(TELECOM, header)
+    mapping, missing, extra = transform.header_mapping(TELECOM, header)
     assert mapping == {"CustomerID": "_c1", "FirstName": "_c3", "PlanType": "_c0"}
     assert missing == ["LastName", "MonthlyCharge", "SubscriptionDate"]
     assert extra == ["Extra"]
@@ -42,30 +42,33 @@ def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark):
         ("1106", "Bad", "Date", "Prepaid", "28", "2022-02-30"),
         ("1107", "Empty", "Charge", "Prepaid", None, None),
     ]
-    mapping, _, _ = T.header_mapping(TELECOM, header)
-    typed = T.with_typed_columns(raw_frame(spark, header, rows), TELECOM, mapping)
+    mapping, _, _ = transform.header_mapping(TELECOM, header)
+    typed = transform.with_typed_columns(raw_frame(spark, header, rows), TELECOM, mapping)
     result = {r["FirstName"]: r for r in typed.collect()}
 
-    assert result["Aaron"]["CustomerID"] == 1101 and result["Aaron"][T.ERRORS] == []
+    assert result["Aaron"]["CustomerID"] == 1101 and result["Aaron"][transform.ERRORS] == []
     assert result["Aaron"]["SubscriptionDate"] == dt.date(2022, 1, 1)
     assert result["Abby"]["CustomerID"] == 1102 and result["Abby"]["MonthlyCharge"] == Decimal("29.99")
-    assert result["Adam"][T.ERRORS] == ["MonthlyCharge: cannot parse '55.5.5' as decimal(10,2)"]
-    assert result["Al"][T.ERRORS] == ["CustomerID: cannot parse '11.5' as bigint"]  # never truncated to 11
-    assert result["No"][T.ERRORS] == ["CustomerID: required value is missing"]
-    assert result["Bad"][T.ERRORS] == ["SubscriptionDate: cannot parse '2022-02-30' as date"]
-    assert result["Empty"][T.ERRORS] == []  # empty optional values are null, not errors
+    assert result["Adam"][transform.ERRORS] == ["MonthlyCharge: cannot parse '55.5.5' as decimal(10,2)"]
+    assert result["Al"][transform.ERRORS] == ["CustomerID: cannot parse '11.5' as bigint"]  # never truncated to 11
+    assert result["No"][transform.ERRORS] == ["CustomerID: required value is missing"]
+    assert result["Bad"][transform.ERRORS] == ["SubscriptionDate: cannot parse '2022-02-30' as date"]
+    assert result["Empty"][transform.ERRORS] == []  # empty optional values are null, not errors
     assert result["Empty"]["MonthlyCharge"] is None
 
-    valid, bad = T.split_quarantine(typed)
+    valid, bad = transform.split_quarantine(typed)
     assert sorted(r["FirstName"] for r in valid.collect()) == ["Aaron", "Abby", "Empty"]
     assert sorted(r["FirstName"] for r in bad.collect()) == ["Adam", "Al", "Bad", "No"]
 
 
 def test_malformed_record_and_missing_required_column(spark):
     header = ["FirstName", "PlanType"]
-    mapping, missing, _ = T.header_mapping(TELECOM, header)
+    mapping, missing, _ = transform.header_mapping(TELECOM, header)
     frame = raw_frame(spark, header, [("A", "Prepaid"), ("B", None)], corrupt=[None, "B"])
-    errors = [r[T.ERRORS] for r in T.with_typed_columns(frame, TELECOM, mapping).orderBy("FirstName").collect()]
+    errors = [
+        r[transform.ERRORS]
+        for r in transform.with_typed_columns(frame, TELECOM, mapping).orderBy("FirstName").collect()
+    ]
     assert "CustomerID" in missing
     assert errors[0] == ["CustomerID: required column is missing from the header"]
     assert errors[1] == [
@@ -82,31 +85,31 @@ def test_timestamps_try_each_format_in_order(spark):
         columns=(Column("at", "timestamp", formats=("M/d/yyyy H:mm", "yyyy-MM-dd'T'HH:mm:ssX")),),
     )
     frame = raw_frame(spark, ["at"], [("1/1/2023 9:05",), ("2023-01-01T09:05:00Z",), ("yesterday",)])
-    rows = T.with_typed_columns(frame, source, {"at": "_c0"}).collect()
+    rows = transform.with_typed_columns(frame, source, {"at": "_c0"}).collect()
     assert [r["at"] for r in rows[:2]] == [dt.datetime(2023, 1, 1, 9, 5)] * 2
-    assert rows[2][T.ERRORS] == ["at: cannot parse 'yesterday' as timestamp"]
+    assert rows[2][transform.ERRORS] == ["at: cannot parse 'yesterday' as timestamp"]
 
 
 def test_raw_record_keeps_the_malformed_line_or_the_fields(spark):
     header = ["a", "b"]
     frame = raw_frame(spark, header, [("1", "x"), ("2", None)], corrupt=[None, "2,x,extra"])
-    got = [r[0] for r in frame.select(T.raw_record(frame, 2, header)).collect()]
+    got = [r[0] for r in frame.select(transform.raw_record(2, header)).collect()]
     assert json.loads(got[0]) == {"a": "1", "b": "x"}
     assert got[1] == "2,x,extra"
 
 
 def test_normalize_path_decodes_spark_uris(spark):
     frame = spark.createDataFrame([("file:/tmp/a%20b/f+1%20é.csv",), ("file:///tmp/100%25.csv",)], "uri string")
-    got = [r[0] for r in frame.select(T.normalize_path(F.col("uri"))).collect()]
+    got = [r[0] for r in frame.select(transform.normalize_path(F.col("uri"))).collect()]
     assert got == ["/tmp/a b/f+1 é.csv", "/tmp/100%.csv"]
 
 
 def test_record_numbers_follow_file_order(spark):
     frame = spark.createDataFrame(
         [("/a", 0, "a1"), ("/a", 0, "a2"), ("/b", 0, "b1"), ("/a", 0, "a3")],
-        f"{T.PATH} string, _block_start long, v string",
+        f"{transform.PATH} string, _block_start long, v string",
     ).coalesce(1)
-    got = {(r[T.PATH], r["v"]): r["_record_number"] for r in T.with_record_number(frame).collect()}
+    got = {(r[transform.PATH], r["v"]): r["_record_number"] for r in transform.with_record_number(frame).collect()}
     assert got == {("/a", "a1"): 1, ("/a", "a2"): 2, ("/a", "a3"): 3, ("/b", "b1"): 1}
 
 
@@ -120,7 +123,7 @@ def test_registry_rejects_unknown_types_and_bad_keys():
 def test_extra_column_names_are_cleaned_and_never_collide():
     source = get_source("telecom_subscriptions")
     header = ["CustomerID", "Loyalty Tier", "_batch_id", "2nd phone", "region", "REGION", "", "PlanType"]
-    assert T.extra_columns(source, header) == {
+    assert transform.extra_columns(source, header) == {
         "loyalty_tier": 1,
         "batch_id": 2,
         "c_2nd_phone": 3,
@@ -134,9 +137,9 @@ def test_a_reason_never_shows_the_value_of_a_pii_column(spark):
         TELECOM, columns=(Column("CustomerID", "bigint"), Column("Phone", "bigint", description="", pii=True))
     )
     header = ["CustomerID", "Phone"]
-    mapping, _, _ = T.header_mapping(source, header)
-    typed = T.with_typed_columns(raw_frame(spark, header, [("x1", "+1 555 0100")]), source, mapping)
-    assert typed.first()[T.ERRORS] == [
+    mapping, _, _ = transform.header_mapping(source, header)
+    typed = transform.with_typed_columns(raw_frame(spark, header, [("x1", "+1 555 0100")]), source, mapping)
+    assert typed.first()[transform.ERRORS] == [
         "CustomerID: cannot parse 'x1' as bigint",
         "Phone: cannot parse the value as bigint (PII: shown only in raw_record)",
     ]

@@ -1,6 +1,6 @@
 -- Surfaces quarantined rows as a warning with their count per source and reason, so a run
 -- that ingested what it could never hides what it could not. Inspect with:
---   lakehouse query "select * from bronze.quarantine"
+--   lakehouse query "select source, reason, _source_file, _record_number from bronze.quarantine"
 {{ config(severity='warn') }}
 
 select

@@ -1,0 +1,117 @@
+"""``lakehouse run`` and ``lakehouse ingest``: ingest every new landing file, then ``dbt build``;
+the checks of their options made before any work, and the verdict on quarantined rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ingestion.config import ConfigError, Settings
+from ingestion.ingest import IngestReport, ingest
+from ingestion.ledger import Ledger
+from ingestion.registry import SOURCES, get_source
+from lakehouse.dbt_runner import DbtOutcome, list_nodes, run_dbt
+from lakehouse.errors import FAILED, OK
+from lakehouse.output import echo, error
+from lakehouse.report import dbt_summary, ingest_summary, never_arrived_warnings
+
+VARS_EXAMPLE = "--vars '{as_of_date: 2021-03-01}'"
+
+
+@dataclass(frozen=True)
+class Build:
+    """What ``dbt build`` a run asks for.
+
+    dbt unit tests check SQL logic on fixed inputs, not data: like dbt recommends for production,
+    a run leaves them out unless ``unit_tests`` (``make dbt-test`` runs them once in CI).
+    """
+
+    select: str | None = None
+    full_refresh: bool = False
+    dbt_vars: str | None = None
+    unit_tests: bool = False
+
+    def args(self) -> list[str]:
+        """``dbt build``'s arguments; without ``build``, those ``check_select``'s ``dbt ls`` takes."""
+        args = ["build"]
+        if not self.unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        if self.select:
+            args += ["--select", self.select]
+        if self.full_refresh:
+            args.append("--full-refresh")
+        if self.dbt_vars:
+            args += ["--vars", self.dbt_vars]
+        return args
+
+
+def check_vars(dbt_vars: str | None) -> str | None:
+    """``--vars`` must be a YAML mapping (dbt's own format), checked before any work."""
+    if dbt_vars is None:
+        return None
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(dbt_vars)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"--vars is not valid YAML ({problem}{where}); e.g. {VARS_EXAMPLE}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"--vars must be a YAML mapping of names to values, e.g. {VARS_EXAMPLE}")
+    return dbt_vars
+
+
+def check_select(settings: Settings, build: Build) -> None:
+    """``--select`` must match something, checked (dbt ls, no Spark) before any ingestion."""
+    nodes, problem = list_nodes(settings, replace(build, full_refresh=False).args()[1:])
+    if problem:
+        raise ConfigError(f"--select {build.select!r}: {problem}")
+    if not nodes:
+        raise ConfigError(
+            f"--select {build.select!r} matches no model, seed, snapshot or test; nothing was run "
+            "(list them with `lakehouse dbt ls`)"
+        )
+
+
+def check_source(name: str | None) -> None:
+    """``--source`` must name a source of the registry."""
+    if name is None:
+        return
+    try:
+        get_source(name)
+    except KeyError as exc:
+        raise ConfigError(exc.args[0]) from None
+
+
+def run_ingestion(spark, settings: Settings, only: str | None = None) -> IngestReport:
+    """Ingest every new landing file (of the source ``only``) and print the summary."""
+    report = ingest(spark, settings, only=only)
+    echo(ingest_summary(report))
+    return report
+
+
+def run_pipeline(spark, settings: Settings, build: Build, verbose: bool) -> tuple[IngestReport, DbtOutcome]:
+    """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome)."""
+    report = run_ingestion(spark, settings)
+    for warning in never_arrived_warnings(Ledger(spark).sources_with_files(), SOURCES):
+        echo(warning)
+    outcome = run_dbt(spark, settings, build.args(), quiet=not verbose)
+    echo(dbt_summary(outcome))
+    return report, outcome
+
+
+def quarantine_verdict(report: IngestReport, strict: bool) -> int:
+    """Say loudly what did not make it to bronze; with ``--strict`` that fails the run."""
+    rows, files = report.rows_quarantined, report.files_rejected
+    if not (rows or files):
+        return OK
+    text = (
+        f"{rows} row(s) quarantined and {files} file(s) rejected by this run (listed above; see "
+        "`lakehouse status` and bronze.quarantine)"
+    )
+    if strict:
+        error(f"--strict: {text}")
+        return FAILED
+    echo(f"WARNING: {text}; everything else was ingested")
+    return OK

@@ -1,0 +1,89 @@
+"""Play a scenario's steps in this process: ``python -m tests.e2e.scenario_runner`` (from the
+repository root) reads the steps as JSON on standard input and prints one result per step, as JSON,
+on the line starting with ``SCENARIO-RESULTS`` (see ``tests.e2e.helpers.scenario``).
+
+One process, one JVM for every step: the CLI commands run through the real click entry point, so
+state still goes through the warehouse and the ledger on disk between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+MARKER = "SCENARIO-RESULTS "
+
+
+def land(landing: Path, files: list[list[str]]) -> None:
+    """Copy ``[source file, path relative to landing]`` pairs into the landing zone."""
+    for source, relative in files:
+        target = landing / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+
+
+def run_command(args: list[str], stdin: str) -> dict[str, Any]:
+    """A `lakehouse` command as a shell would run it, in this process: exit code, stdout, stderr."""
+    from lakehouse.cli import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    sys.stdin = io.StringIO(stdin)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            cli.main(args, prog_name="lakehouse", standalone_mode=False)
+            code: int | str = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except Exception:  # noqa: BLE001 - reported to the test as the step's result
+            traceback.print_exc()
+            code = "exception"
+    return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+
+def run_queries(queries: dict[str, str]) -> dict[str, list[dict[str, str]]]:
+    """Rows of each query, rendered like ``--format csv`` (null -> "")."""
+    from ingestion.config import load_settings
+    from ingestion.spark import build_session
+
+    spark = build_session(load_settings())
+    answer = {}
+    for name, sql in queries.items():
+        df = spark.sql(sql)
+        answer[name] = [
+            {c: ("" if v is None else str(v)) for c, v in zip(df.columns, row, strict=True)} for row in df.collect()
+        ]
+    return answer
+
+
+def play(steps: list[dict[str, Any]], landing: Path) -> list[Any]:
+    results: list[Any] = []
+    for step in steps:
+        if "land" in step:
+            land(landing, step["land"])
+            results.append(None)
+        elif "cli" in step:
+            results.append(run_command(step["cli"], step.get("stdin", "")))
+        else:
+            results.append(run_queries(step["query"]))
+    return results
+
+
+def main() -> None:
+    results = play(json.load(sys.stdin), Path(os.environ["LAKEHOUSE_LANDING"]))
+    print(MARKER + json.dumps(results), file=sys.__stdout__)
+
+
+if __name__ == "__main__":
+    main()
