@@ -6,7 +6,11 @@ in-process (``lakehouse run`` / ``lakehouse dbt`` create the session first and d
 ``method: session`` picks it up through ``getOrCreate()``), or, for a bare ``dbt`` command, through
 ``LAKEHOUSE_SPARK_CONF_JSON`` which ``profiles/profiles.yml`` reads (see ``lakehouse env``).
 On AWS Glue, ``glue_spark_conf()`` shares ``SEMANTICS`` with it and swaps the local Hive/Derby catalog
-for the Glue Data Catalog and S3 (``build_glue_session``, used by ``ingestion.glue_job``).
+for the Glue Data Catalog and S3 (``build_glue_session``, used by ``ingestion.glue_job``). dbt-glue's
+interactive sessions get ``dbt_glue_spark_conf()``: the same, plus the ``glue_catalog`` name dbt-glue
+writes Iceberg tables through; the ``glue`` profile reads it from ``LAKEHOUSE_GLUE_SPARK_CONF``
+(``glue_conf_argument``), which ``lakehouse env --target glue`` prints and ``lakehouse dbt --target glue``
+sets in-process.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 from pathlib import Path
 
+from ingestion.aws import AwsSettings
 from ingestion.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -107,6 +112,40 @@ def glue_spark_conf(warehouse_uri: str) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         "spark.sql.catalog.spark_catalog.warehouse": warehouse_uri.rstrip("/"),
     }
+
+
+DBT_GLUE_CATALOG = "glue_catalog"
+"""The Iceberg catalog name dbt-glue prefixes the tables it writes with (its ``custom_iceberg_catalog_namespace``
+default)."""
+
+
+def dbt_glue_spark_conf(aws: AwsSettings) -> dict[str, str]:
+    """The Spark settings of dbt-glue's Glue 5.0 interactive sessions: ``glue_spark_conf`` (``SEMANTICS``,
+    the Glue Data Catalog behind ``spark_catalog``, warehouse ``<root>/warehouse/``), plus the same
+    catalog under the name dbt-glue writes through. Two names, one catalog: models' ``schema.table``
+    resolve through ``spark_catalog`` as locally, dbt-glue's ``glue_catalog.schema.table`` through the other."""
+    conf = glue_spark_conf(aws.uri("warehouse"))
+    prefix = "spark.sql.catalog.spark_catalog"
+    conf[f"spark.sql.catalog.{DBT_GLUE_CATALOG}"] = "org.apache.iceberg.spark.SparkCatalog"
+    for key in [key for key in conf if key.startswith(prefix + ".")]:
+        conf[f"spark.sql.catalog.{DBT_GLUE_CATALOG}{key[len(prefix) :]}"] = conf[key]
+    conf["spark.sql.warehouse.dir"] = aws.uri("warehouse")
+    return conf
+
+
+def glue_conf_argument(conf: dict[str, str]) -> str:
+    """``conf`` as the value of a Glue session's ``--conf`` argument (``k=v --conf k=v ...``), the form of
+    dbt-glue's ``conf`` profile field and of ``LAKEHOUSE_GLUE_SPARK_CONF``."""
+    for key, value in conf.items():
+        if any(char.isspace() for char in key + value):
+            raise ConfigError(f"Glue --conf values cannot contain spaces: {key}={value!r}")
+    return " --conf ".join(f"{key}={value}" for key, value in sorted(conf.items()))
+
+
+def parse_glue_conf_argument(text: str) -> dict[str, str]:
+    """The inverse of ``glue_conf_argument``."""
+    pairs = [part.strip() for part in text.split("--conf")]
+    return dict(pair.split("=", 1) for pair in pairs if pair)
 
 
 def spark_conf_json(settings: Settings) -> str:

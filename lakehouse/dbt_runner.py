@@ -2,6 +2,10 @@
 
 dbt-spark's ``method: session`` calls ``SparkSession.builder.getOrCreate()``, which returns the
 session ``ingestion.spark.build_session`` created: one JVM, one metastore owner, one start-up.
+
+The AWS targets (``--target glue`` or ``athena``, or ``LAKEHOUSE_TARGET``) run on AWS: no local
+Spark is started; dbt-glue gets its sessions' Spark settings from ``LAKEHOUSE_GLUE_SPARK_CONF``
+(``ingestion.spark.dbt_glue_spark_conf``), set here in-process.
 """
 
 from __future__ import annotations
@@ -12,11 +16,17 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ingestion.config import PROFILES_DIR, PROJECT_DIR, Settings
+from ingestion.aws import AwsSettings
+from ingestion.config import PROFILES_DIR, PROJECT_DIR, ConfigError, Settings
 from ingestion.faults import checkpoint
-from ingestion.spark import spark_conf_json
+from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument, spark_conf_json
 
 FAILED = {"error", "fail", "runtime error"}
+
+LOCAL = "local"
+AWS_TARGETS = ("glue", "athena")
+TARGETS = (LOCAL, *AWS_TARGETS)
+"""The outputs of profiles/profiles.yml."""
 
 
 @dataclass
@@ -46,15 +56,37 @@ class DbtOutcome:
         return not self.success or any(n.status in FAILED for n in self.nodes)
 
 
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    """Environment a dbt process needs for the ``local`` target."""
+def target_of(settings: Settings, args: Sequence[str] = ()) -> str:
+    """The dbt target a command line runs on: its ``--target``/``-t``, else ``LAKEHOUSE_TARGET``."""
+    target = settings.dbt_target
+    words = list(args)
+    for index, word in enumerate(words):
+        if word in ("--target", "-t") and index + 1 < len(words):
+            target = words[index + 1]
+        elif word.startswith("--target="):
+            target = word.split("=", 1)[1]
+    if target not in TARGETS:
+        raise ConfigError(f"unknown dbt target {target!r}; one of {', '.join(TARGETS)} (profiles/profiles.yml)")
+    return target
+
+
+def dbt_environment(settings: Settings, target: str | None = None) -> dict[str, str]:
+    """Environment a dbt process needs for ``target`` (default: ``settings.dbt_target``). The AWS
+    targets keep their dbt artifacts apart from the local ones (``dbt/target-glue``, ...)."""
+    target = target or settings.dbt_target
+    if target == LOCAL:
+        engine = {"LAKEHOUSE_SPARK_CONF_JSON": spark_conf_json(settings)}
+        target_dir = settings.dbt_target_dir
+    else:
+        engine = {"LAKEHOUSE_GLUE_SPARK_CONF": glue_conf_argument(dbt_glue_spark_conf(AwsSettings.from_env()))}
+        target_dir = settings.dbt_target_dir.with_name(f"target-{target}")
     return {
-        "LAKEHOUSE_SPARK_CONF_JSON": spark_conf_json(settings),
+        **engine,
         "LAKEHOUSE_HOME": str(settings.home),
-        "LAKEHOUSE_TARGET": settings.dbt_target,
+        "LAKEHOUSE_TARGET": target,
         "DBT_PROFILES_DIR": str(PROFILES_DIR),
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
-        "DBT_TARGET_PATH": str(settings.dbt_target_dir),
+        "DBT_TARGET_PATH": str(target_dir),
         "DBT_LOG_PATH": str(settings.dbt_log_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
@@ -62,7 +94,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def dbt_env(settings: Settings) -> Iterator[None]:
+def dbt_env(settings: Settings, target: str | None = None) -> Iterator[None]:
     """``dbt_environment(settings)`` in ``os.environ`` for the duration of one in-process dbt call, and
     the previous values back after it.
 
@@ -73,7 +105,7 @@ def dbt_env(settings: Settings) -> Iterator[None]:
     line (``lakehouse dbt <anything>``) gets the lakehouse's project, profile, target and log paths
     without rewriting the user's arguments. Nothing else in the process reads them.
     """
-    values = dbt_environment(settings)
+    values = dbt_environment(settings, target)
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -103,7 +135,7 @@ def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
                 if sub is not None and sub_name is not None:
                     parse(sub, sub_name, sub_words, ctx)
 
-    with dbt_env(settings):
+    with dbt_env(settings, target_of(settings, args)):
         try:
             parse(dbt_cli, "dbt", list(args), None)
         except click.exceptions.UsageError as exc:
@@ -166,7 +198,8 @@ def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relatio
 
 
 def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
-    """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models)."""
+    """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models when
+    ``spark`` is given: the local target; the AWS targets run with ``spark=None``)."""
     from dbt.cli.main import dbtRunner
 
     command = list(args)
@@ -180,7 +213,7 @@ def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) 
             finished += 1
             checkpoint(f"dbt_node:{finished}")
 
-    with dbt_env(settings):
+    with dbt_env(settings, target_of(settings, args)):
         result = dbtRunner(callbacks=[on_event]).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
@@ -198,7 +231,8 @@ def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) 
             message=item.message,
             failures=item.failures,
         )
-        if entry.resource_type in ("model", "seed", "snapshot") and status == "success" and entry.relation:
+        counted = ("model", "seed", "snapshot")
+        if spark is not None and entry.resource_type in counted and status == "success" and entry.relation:
             entry.rows = spark.sql(f"select count(*) from {entry.relation}").first()[0]
         outcome.nodes.append(entry)
     return outcome

@@ -110,6 +110,11 @@ def run_dbt(project_dir: Path, command: str, target: str, work_dir: Path) -> dic
             "DO_NOT_TRACK": "1",
         }
     )
+    # The glue profile reads its sessions' Spark settings from here (ingestion/spark.py, stdlib only).
+    from ingestion.aws import AwsSettings
+    from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument
+
+    os.environ.setdefault("LAKEHOUSE_GLUE_SPARK_CONF", glue_conf_argument(dbt_glue_spark_conf(AwsSettings.from_env())))
     words = shlex.split(command)
     args = [*words, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles")]
     args += ["--target", target]

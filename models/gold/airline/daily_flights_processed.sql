@@ -1,6 +1,6 @@
 {{
     config(
-        partition_by=['flight_date'],
+        **partitioned(['flight_date']),
     )
 }}
 

@@ -18,7 +18,8 @@ per_day_and_carrier as (
         cast(round(avg(dep_delay), 2) as decimal(10, 2)) as avg_dep_delay,
         cast(round(avg(arr_delay), 2) as decimal(10, 2)) as avg_arr_delay,
         cast(
-            round(sum(case when dep_delay >= 15 then 1 else 0 end) / count(dep_delay), 4) as decimal(6, 4)
+            round(cast(sum(case when dep_delay >= 15 then 1 else 0 end) as double) / count(dep_delay), 4)
+            as decimal(6, 4)
         ) as share_dep_delayed_15,
         sum(case when dep_delay is null or arr_delay is null then 1 else 0 end) as unknown_delay_flights
     from flights

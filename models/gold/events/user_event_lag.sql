@@ -77,7 +77,7 @@ lagged as (
         event_time,
         event_type,
         prev_event_time,
-        (cast(event_time as double) - cast(prev_event_time as double)) / 60.0 as lag_minutes,
+        ({{ epoch_seconds('event_time') }} - {{ epoch_seconds('prev_event_time') }}) / 60.0 as lag_minutes,
         _batch_id
     from with_previous
     where event_time >= first_new_time

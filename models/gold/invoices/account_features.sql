@@ -45,22 +45,26 @@ ages as (
 ),
 
 features as (
+    {#- decimal(16, 6), not (10, 0): Trino's decimal quotient keeps the larger scale of its operands,
+        so a scale-0 numerator would round the quotient to a whole number before round(..., 2).
+        Six decimals cannot move the rounding: a quotient of whole numbers a / b lies at least
+        1 / (200 b) from a 2-decimal boundary (1.4e-5 for b = 365) and 1 / (2 b) from a whole one. -#}
     select
         account_id,
         company_name,
         joining_date,
         cast(account_age_day as int) as feature_account_age_day,
-        cast(round(cast(account_age_day as decimal(10, 0)) / 365, 2) as decimal(10, 2))
+        cast(round(cast(account_age_day as decimal(16, 6)) / 365, 2) as decimal(10, 2))
             as feature_account_age_year,
         case
             when account_age_day is null then null
-            when round(cast(account_age_day as decimal(10, 0)) / 365, 2) > 1 then 1
+            when round(cast(account_age_day as decimal(16, 6)) / 365, 2) > 1 then 1
             else 0
         end as feature_customer_age_over_one_year,
         cast(total_invoices as bigint) as feature_total_invoices,
         case
             when total_invoices >= 2
-                then cast(round(cast(history_days as decimal(10, 0)) / (total_invoices - 1), 0) as int)
+                then cast(round(cast(history_days as decimal(16, 6)) / (total_invoices - 1), 0) as int)
         end as feature_avg_invoice_interval_day,
         {{ as_of }} as as_of_date
     from ages

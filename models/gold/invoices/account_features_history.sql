@@ -2,9 +2,9 @@
     config(
         materialized='incremental',
         incremental_strategy='insert_overwrite',
-        partition_by=['as_of_date'],
         on_schema_change='append_new_columns',
         full_refresh=false,
+        **partitioned(['as_of_date']),
     )
 }}
 

@@ -1,7 +1,7 @@
 {{
     config(
         incremental_strategy='insert_overwrite',
-        partition_by=['flight_date'],
+        **partitioned(['flight_date']),
     )
 }}
 

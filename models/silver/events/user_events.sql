@@ -1,7 +1,7 @@
 {{
     config(
         unique_key=['user_id', 'event_type', 'event_time'],
-        partition_by=['event_date'],
+        **partitioned(['event_date']),
     )
 }}
 
@@ -45,11 +45,13 @@ new_events as (
     select first_arrivals.*
     from first_arrivals
     {% if is_incremental() %}
-        left anti join {{ this }} as current_table
-            on
+        where not exists (
+            select 1 from {{ this }} as current_table
+            where
                 first_arrivals.user_id = current_table.user_id
-                and first_arrivals.event_type <=> current_table.event_type
+                and first_arrivals.event_type is not distinct from current_table.event_type
                 and first_arrivals.event_time = current_table.event_time
+        )
     {% endif %}
 )
 

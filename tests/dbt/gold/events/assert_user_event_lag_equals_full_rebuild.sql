@@ -9,7 +9,7 @@ rebuilt as (
         event_time,
         event_type,
         prev_event_time,
-        (cast(event_time as double) - cast(prev_event_time as double)) / 60.0 as lag_minutes
+        ({{ epoch_seconds('event_time') }} - {{ epoch_seconds('prev_event_time') }}) / 60.0 as lag_minutes
     from (
         select
             user_id,
