@@ -35,12 +35,10 @@ def moto_api(endpoint: str, path: str, body: bytes = b"") -> None:
         response.read()
 
 
-@pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Environment of a test that talks to the stand-in (state reset), also for subprocesses."""
-    moto_api(moto_endpoint, "reset")
+def point_at_stand_in(patch: pytest.MonkeyPatch, endpoint: str) -> dict[str, str]:
+    """Point this process's AWS environment (and its subprocesses') at the stand-in, dummy credentials."""
     env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
@@ -48,7 +46,14 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
         "AWS_DEFAULT_REGION": REGION,
     }
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(name, raising=False)
+        patch.delenv(name, raising=False)
     for name, value in env.items():
-        monkeypatch.setenv(name, value)
+        patch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment of a test that talks to the stand-in (state reset), also for subprocesses."""
+    moto_api(moto_endpoint, "reset")
+    return point_at_stand_in(monkeypatch, moto_endpoint)

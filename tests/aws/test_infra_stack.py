@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
-from conftest import REGION, moto_api
+from conftest import REGION, moto_api, point_at_stand_in
 from infra_support import deploy_module, placeholders_of_template
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -34,19 +34,8 @@ def stack(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     for name in deploy_module().ARTIFACTS:
         (dist / name).parent.mkdir(parents=True, exist_ok=True)
         (dist / name).write_bytes(f"stand-in for {name}".encode())
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-    }
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            patch.delenv(name, raising=False)
-        for name, value in env.items():
-            patch.setenv(name, value)
+        point_at_stand_in(patch, moto_endpoint)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             assert deploy_module().main(["deploy", "--dist", str(dist)]) == 0
