@@ -176,21 +176,9 @@ def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> int:
 
     With `--target glue` or `--target athena` (or LAKEHOUSE_TARGET) dbt runs on AWS: no local Spark
     starts and the local state directory is not locked."""
-    from lakehouse.dbt_runner import LOCAL, run_dbt, target_of, usage_problem
-    from lakehouse.report import show_dbt_outcome
+    from lakehouse.pipeline import dbt_command
 
-    if not dbt_args:
-        raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
-    settings = settings_of(ctx)
-    target = target_of(settings, dbt_args)
-    problem = usage_problem(settings, list(dbt_args))  # before the JVM starts: dbt's own message
-    if problem:
-        raise ConfigError(f"dbt: {problem}")
-    if target != LOCAL:
-        return show_dbt_outcome(run_dbt(None, settings, list(dbt_args), quiet=False))
-    with holding_state(settings, "dbt", ctx.obj["wait"]):
-        outcome = run_dbt(spark_for(settings), settings, list(dbt_args), quiet=False)
-    return show_dbt_outcome(outcome)
+    return dbt_command(settings_of(ctx), list(dbt_args), ctx.obj["wait"])
 
 
 @cli.command()
@@ -205,16 +193,10 @@ def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> int:
 def env(ctx: click.Context, target: str | None) -> int:
     """Print `export` lines so a bare `dbt` command uses the same settings: eval "$(lakehouse env)"
     (`--target glue|athena`: the AWS targets' settings, e.g. the Glue sessions' Spark conf)."""
-    import shlex
+    from lakehouse.pipeline import env_exports
 
-    from lakehouse.dbt_runner import dbt_environment, target_of
-
-    settings = settings_of(ctx)
-    target = target or target_of(settings)
-    if target == "local":
-        settings.ensure_dirs()
-    for key, value in dbt_environment(settings, target).items():
-        echo(f"export {key}={shlex.quote(value)}")
+    for line in env_exports(settings_of(ctx), target):
+        echo(line)
     return OK
 
 

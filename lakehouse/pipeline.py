@@ -115,3 +115,34 @@ def quarantine_verdict(report: IngestReport, strict: bool) -> int:
         return FAILED
     echo(f"WARNING: {text}; everything else was ingested")
     return OK
+
+
+def dbt_command(settings: Settings, dbt_args: list[str], wait: float) -> int:
+    """``lakehouse dbt ...``: any dbt command in-process. On the local target with the lakehouse's Spark
+    session under the state lock; on ``glue``/``athena`` no local Spark starts and nothing is locked."""
+    from lakehouse.dbt_runner import LOCAL, target_of, usage_problem
+    from lakehouse.guards import holding_state, spark_for
+    from lakehouse.report import show_dbt_outcome
+
+    if not dbt_args:
+        raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
+    problem = usage_problem(settings, dbt_args)  # before the JVM starts: dbt's own message
+    if problem:
+        raise ConfigError(f"dbt: {problem}")
+    if target_of(settings, dbt_args) != LOCAL:
+        return show_dbt_outcome(run_dbt(None, settings, dbt_args, quiet=False))
+    with holding_state(settings, "dbt", wait):
+        outcome = run_dbt(spark_for(settings), settings, dbt_args, quiet=False)
+    return show_dbt_outcome(outcome)
+
+
+def env_exports(settings: Settings, target: str | None) -> list[str]:
+    """``lakehouse env``: the ``export`` lines that give a bare ``dbt`` the same settings."""
+    import shlex
+
+    from lakehouse.dbt_runner import LOCAL, dbt_environment, target_of
+
+    target = target or target_of(settings)
+    if target == LOCAL:
+        settings.ensure_dirs()
+    return [f"export {key}={shlex.quote(value)}" for key, value in dbt_environment(settings, target).items()]
