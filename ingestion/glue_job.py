@@ -7,7 +7,7 @@ package on ``--extra-py-files`` (``ingestion.zip``) and ``--datalake-formats ice
 |---|---|
 | ``--landing_uri`` | the S3 landing root, ``s3://bucket/prefix/landing/`` (archive goes to ``.../archive/``) |
 | ``--warehouse_uri`` | the Iceberg warehouse, ``s3://bucket/prefix/warehouse/`` |
-| ``--sources`` | optional: registry source names, comma separated (default: every source) |
+| ``--sources`` | optional: registry source names, comma separated, or ``all`` (default: every source) |
 | ``--strict`` | optional: ``true`` fails the job when a row was quarantined or a file rejected (default ``false``) |
 | ``--run_id`` | the run's id (the Step Functions execution name): the report's folder |
 | ``--report_uri`` | where run reports go, ``s3://bucket/prefix/runs/``: writes ``<report_uri>/<run_id>/ingest.json`` |
@@ -84,7 +84,9 @@ def job_args(values: dict[str, str], registry: tuple[Source, ...] = SOURCES) -> 
     strict = str(values.get("strict") or "false").strip().lower()
     if strict not in ("true", "false"):
         raise ConfigError(f"--strict must be true or false, got {values['strict']!r}")
-    sources = tuple(name.strip() for name in (values.get("sources") or "").split(",") if name.strip())
+    # `all` (the template's default) or nothing: every source of the registry
+    names = [name.strip() for name in (values.get("sources") or "").split(",") if name.strip()]
+    sources = () if names in ([], ["all"]) else tuple(names)
     for name in sources:
         try:
             get_source(name, registry)

@@ -35,7 +35,9 @@ from typing import Any
 from ingestion.run_summary import INGEST, SUMMARY, one_line, summary
 
 REQUIRED = ("project_uri", "run_id", "report_uri")
-OPTIONAL = {"dbt_command": "build", "target": "glue"}
+OPTIONAL = {"dbt_command": "build", "target": "glue", "s3_root": "", "glue_role_arn": ""}
+PROFILE_ENV = {"s3_root": "LAKEHOUSE_S3_ROOT", "glue_role_arn": "LAKEHOUSE_GLUE_ROLE_ARN"}
+"""Job arguments the profiles read from the environment (a Glue job sets no LAKEHOUSE_* variable)."""
 FAILED = {"error", "fail", "runtime error"}
 
 
@@ -46,6 +48,12 @@ class DbtJobArgs:
     report_uri: str
     dbt_command: str = "build"
     target: str = "glue"
+    s3_root: str = ""
+    glue_role_arn: str = ""
+
+    def profile_env(self) -> dict[str, str]:
+        """The environment the glue/athena profiles read: the bucket root and the sessions' role."""
+        return {env: getattr(self, name) for name, env in PROFILE_ENV.items() if getattr(self, name)}
 
 
 def parse_args(argv: list[str]) -> DbtJobArgs:
@@ -64,6 +72,8 @@ def parse_args(argv: list[str]) -> DbtJobArgs:
         values = {**OPTIONAL, **getResolvedOptions(argv, names)}
     if not shlex.split(values["dbt_command"]):
         raise SystemExit("--dbt_command must name a dbt command")
+    if values["s3_root"]:
+        split_s3_uri(values["s3_root"])
     return DbtJobArgs(**values)
 
 
@@ -97,13 +107,16 @@ def unpack_project(client: Any, project_uri: str, dest: Path) -> Path:
     return found[0].parent
 
 
-def run_dbt(project_dir: Path, command: str, target: str, work_dir: Path) -> dict[str, Any]:
-    """``dbt <command> --target <target>`` in-process: models built, tests passed and warned, and an
-    error line when dbt failed or a node failed."""
+def run_dbt(
+    project_dir: Path, command: str, target: str, work_dir: Path, profile_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``dbt <command> --target <target>`` in-process (``profile_env``: what the profile reads, e.g. the
+    S3 root): models built, tests passed and warned, and an error line when dbt failed or a node failed."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(
         {
+            **(profile_env or {}),
             "DBT_TARGET_PATH": str(work_dir / "target"),
             "DBT_LOG_PATH": str(work_dir / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -161,7 +174,7 @@ def run_job(args: DbtJobArgs, client: Any, work_dir: Path) -> dict[str, Any]:
     ingest = read_ingest_report(client, args.report_uri, args.run_id)
     try:
         project = unpack_project(client, args.project_uri, work_dir)
-        dbt = run_dbt(project, args.dbt_command, args.target, work_dir)
+        dbt = run_dbt(project, args.dbt_command, args.target, work_dir, args.profile_env())
         result = summary(args.run_id, ingest, dbt)
     except (Exception, SystemExit) as exc:
         result = summary(args.run_id, ingest, error=one_line(exc), failed_step="dbt")
