@@ -58,14 +58,32 @@ def _split_name(name: str) -> tuple[str, str] | None:
 
 
 def _select_columns(sql: str) -> list[str]:
-    """The output column names of a CTAS's select, when sqlglot can name them all."""
+    """The output column names of a CTAS's or view's query, as Athena would register them, when sqlglot
+    can name them all: a final ``select * from <cte>`` is followed into that CTE (the dbt style guide's
+    shape: import CTEs, then ``select * from <final cte>``)."""
     try:
         tree = sqlglot.parse_one(sql, read="trino")
     except sqlglot.errors.ParseError:
         return []
-    select = tree.find(exp.Select)
-    names = select.named_selects if select is not None else []
-    return [] if not names or "*" in names else names
+    query = tree.expression if isinstance(tree, exp.Create) else tree
+    ctes: dict[str, exp.Expression] = {}
+    for _ in range(50):  # a chain of CTEs, never a cycle
+        if query is None:
+            return []
+        if (with_ := query.args.get("with_")) is not None:
+            ctes.update({cte.alias: cte.this for cte in with_.expressions})
+        select = query if isinstance(query, exp.Select) else query.find(exp.Select)
+        if select is None:
+            return []
+        names = select.named_selects
+        if names and "*" not in names:
+            return names
+        source = select.args.get("from_")
+        table = source.this if source is not None else None
+        if names != ["*"] or not isinstance(table, exp.Table) or table.name not in ctes:
+            return []
+        query = ctes[table.name]
+    return []
 
 
 class _Handler(BaseHTTPRequestHandler):
