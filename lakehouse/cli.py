@@ -67,10 +67,11 @@ strict_option = click.option(
 @handle_errors
 def run(ctx: click.Context, landing, select, full_refresh: bool, dbt_vars, unit_tests: bool, strict: bool) -> int:
     """Ingest every new landing file, then dbt build (models + tests)."""
-    from lakehouse.pipeline import Build, check_select, check_vars, quarantine_verdict, run_pipeline
+    from lakehouse.pipeline import Build, check_local_target, check_select, check_vars, quarantine_verdict, run_pipeline
     from lakehouse.report import write_run_report
 
     settings = settings_of(ctx, landing)
+    check_local_target(settings)
     started = time.monotonic()
     build = Build(select, full_refresh, check_vars(dbt_vars), unit_tests)
     with holding_state(settings, "run", ctx.obj["wait"]):

@@ -74,6 +74,20 @@ def check_select(settings: Settings, build: Build) -> None:
         )
 
 
+def check_local_target(settings: Settings) -> None:
+    """``lakehouse run`` ingests into the local warehouse and builds it: a glue/athena target would build
+    AWS tables from AWS bronze that this run never wrote. On AWS the state machine runs both steps."""
+    from lakehouse.dbt_runner import LOCAL, target_of
+
+    target = target_of(settings)
+    if target != LOCAL:
+        raise ConfigError(
+            f"`lakehouse run` builds the local lakehouse, not the {target!r} target (LAKEHOUSE_TARGET): on AWS "
+            "the deployed state machine runs ingestion and dbt; use `lakehouse dbt build --target "
+            f"{target}` for dbt alone"
+        )
+
+
 def check_source(name: str | None) -> None:
     """``--source`` must name a source of the registry."""
     if name is None:

@@ -13,9 +13,11 @@
     - delete_overlapping_partitions runs one Iceberg row-level DELETE of the partitions present in
       the temporary table instead of the Glue partition clean-up (Hive tables keep the adapter's
       behaviour, copied below unchanged).
-    Two commits (delete, insert), as dbt-athena's own Hive insert_overwrite; a failure between them
-    is repaired by the next run, which re-selects the same partitions (their batches are still newer
-    than the watermark of what is left). -#}
+    Two commits (delete, insert), as dbt-athena's own Hive insert_overwrite. A failure between them
+    is repaired by the next run only where the model re-selects the same partitions: silver.flights
+    does (their batches are still newer than the watermark of what is left); the partition of
+    gold.account_features_history is its as-of date, which a later run need not repeat: re-run the
+    same as-of date, or restore the table's previous snapshot (Iceberg time travel). -#}
 
 {% macro validate_get_incremental_strategy(raw_strategy, table_type) %}
     {%- set accepted = ['append', 'microbatch', 'merge', 'insert_overwrite'] if table_type == 'iceberg'

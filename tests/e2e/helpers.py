@@ -111,7 +111,9 @@ def built_tables(*select: str) -> tuple[str, ...]:
     """The tables (models that are not views, seeds) that ``lakehouse run <select>`` builds."""
     from lakehouse.dbt_runner import list_relations
 
-    return tuple(r.name for r in list_relations(_dbt_settings(), select))
+    tables = tuple(r.name for r in list_relations(_dbt_settings(), select))
+    assert tables, f"`dbt ls` names no table for {select}: a test would compare nothing"
+    return tables
 
 
 @functools.cache

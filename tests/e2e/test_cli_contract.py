@@ -146,6 +146,14 @@ def test_run_checks_vars_before_any_work(tmp_path):
     assert not home.exists()  # nothing ingested, nothing created
 
 
+def test_run_refuses_an_aws_target(tmp_path):
+    landing, home = landing_with_a_file(tmp_path), tmp_path / "home"
+    result = run_cli("run", home=home, landing=landing, env={"LAKEHOUSE_TARGET": "athena"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert error_line(result).startswith("error: `lakehouse run` builds the local lakehouse, not the 'athena' target")
+    assert not home.exists()  # nothing ingested, nothing created
+
+
 def test_run_select_matching_nothing_is_refused_before_ingestion(tmp_path):
     landing, home = landing_with_a_file(tmp_path), tmp_path / "home"
     result = run_cli("run", "--select", "nosuchmodel", home=home, landing=landing)
