@@ -41,9 +41,10 @@ ARTIFACTS = (
     "glue/ingestion.zip",
     "glue/dbt_job.py",
     "dbt_project.zip",
-    "incremental_lakehouse-0.1.0-py3-none-any.whl",
 )
-"""What `make package` builds under dist/aws/, uploaded under <root>/artifacts/ with the same paths."""
+"""What the Glue jobs run, from what `make package` builds under dist/aws/: uploaded under <root>/artifacts/
+with the same paths. (The project wheel is built too, for pip users; no job installs it: its pyspark pin
+would replace Glue's own.)"""
 
 ENVIRONMENT = {
     "LAKEHOUSE_S3_ROOT": "S3Root",
