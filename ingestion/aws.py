@@ -6,7 +6,7 @@ keeps on S3 lives under one root, ``LAKEHOUSE_S3_ROOT`` (``s3://bucket/prefix``)
 
     <root>/landing/         raw files as delivered (the Glue ingestion job reads them)
     <root>/archive/         files of archiving sources, moved after their batch committed
-    <root>/warehouse/       Iceberg tables (bronze, staging, silver, gold, reference, meta)
+    <root>/warehouse/       Iceberg tables, one folder per table: <schema>/<table>/
     <root>/athena-results/  Athena query results
     <root>/artifacts/       what `make package` builds (Glue scripts, the wheel, the dbt project)
     <root>/runs/            run reports (JSON), as under $LAKEHOUSE_HOME/runs locally

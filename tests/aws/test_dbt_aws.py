@@ -27,17 +27,27 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ingestion.aws import AwsSettings
+from ingestion.aws import AwsSettings, split_s3_uri
 from ingestion.config import PROFILES_DIR, PROJECT_DIR
 from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument
 from tests.aws.conftest import REGION, moto_api
+from tests.aws.infra_support import (
+    allowed,
+    database_key,
+    invoice_tables,
+    listable,
+    object_arn,
+    project_schemas,
+    table_key,
+)
 from tests.aws.portability import problems
 from tests.aws.stand_in import Recorded, aws_stand_in
 
 pytestmark = pytest.mark.e2e  # real dbt and `lakehouse` processes
 
 BIN = Path(sys.executable).parent
-SCHEMAS = ("bronze", "staging", "silver", "gold", "reference", "default")
+# the project's (the stack creates them) and the profiles' target schema
+SCHEMAS = (*project_schemas(), "default")
 ROLE = "arn:aws:iam::123456789012:role/lakehouse-glue"
 # Spark-only constructs still in files another change (issue 12) owns, reported rather than fixed here:
 # {unique_id: [problem substrings]}. Empty: every compiled node is portable.
@@ -87,8 +97,8 @@ def stand_in(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory):
         Name=aws.athena_workgroup, Configuration={"ResultConfiguration": {"OutputLocation": aws.uri("athena-results")}}
     )
     glue = boto3.client("glue", **clients)
-    for schema in SCHEMAS:
-        glue.create_database(DatabaseInput={"Name": schema})
+    for schema in SCHEMAS:  # located as the stack locates them
+        glue.create_database(DatabaseInput={"Name": schema, "LocationUri": f"{aws.s3_root}/{database_key(schema)}"})
     with aws_stand_in(moto_endpoint, REGION) as (endpoint, recorded):
         home = tmp_path_factory.mktemp("aws-home")
         env = {
@@ -187,7 +197,7 @@ def glue(stand_in: dict, athena: dict[str, Invocation]) -> dict[str, Invocation]
             "Parameters": {"table_type": "ICEBERG"},
             "StorageDescriptor": {
                 "Columns": [{"Name": "_batch_id", "Type": "bigint"}],
-                "Location": f"{aws.uri('warehouse')}{node['schema']}/{node['alias']}",
+                "Location": f"{aws.s3_root}/{table_key(node['schema'], node['alias'])}".rstrip("/"),
             },
         }
         try:
@@ -309,3 +319,66 @@ def test_glue_incremental_statements(glue: dict) -> None:
     assert {"gold.flight_delay_summary", "silver.airports"} <= replaced
     # staging stays a Spark view on Glue (not an Iceberg copy)
     assert any("create or replace view staging.stg_events__user_events" in s for s in statements)
+
+
+# --- where the tables go, and IAM -----------------------------------------------------------------
+
+ATHENA_CREATE = re.compile(r'create (?:external )?table (?:"awsdatacatalog"\.)?[`"](\w+)[`"]\.[`"](\w+)[`"]')
+GLUE_CREATE = re.compile(r"create (?:or replace )?table glue_catalog\.(\w+)\.(\w+)")
+LOCATION = re.compile(r"location\s*=?\s*'([^']+)'")
+
+
+def table_locations(statements: list[str], create: re.Pattern) -> set[tuple[str, str, str]]:
+    """(schema, table, S3 key) of every table a statement creates. Without a location clause (dbt-glue's
+    `<name>_tmp` Iceberg tables of a merge) the table goes where Iceberg's GlueCatalog puts it: under its
+    database's LocationUri, as the stack (and the stand-in fixture) sets it."""
+    found = set()
+    bucket = split_s3_uri(AwsSettings.from_env({}).s3_root)[0]
+    for statement in sql_of(statements):
+        if not (created := create.search(statement)):
+            continue
+        schema, table = created[1], created[2]
+        if location := LOCATION.search(statement):
+            where, key = split_s3_uri(location[1])
+            assert where == bucket, statement[:300]
+        else:
+            key = f"{database_key(schema)}/{table}"
+        found.add((schema, table, key.rstrip("/")))
+    return found
+
+
+def glue_sql(statements: list[str]) -> list[str]:
+    """The SQL of dbt-glue's session statements: `SqlWrapper2.execute('''<sql>''', ..., location=<results>)`."""
+    wrapped = re.compile(r"SqlWrapper2\.execute\('''(.*?)'''", re.S)
+    return [sql for statement in statements for sql in wrapped.findall(statement)]
+
+
+def test_every_table_dbt_creates_lies_in_the_one_layout_the_stack_grants(athena: dict, glue: dict) -> None:
+    """The DDL dbt-athena and dbt-glue really send: each location is warehouse/<schema>/<table>[/<uuid>] of
+    its own schema (dbt-athena's __ha table shares its target's folder; temporary tables get their own),
+    the dbt job role may read, write and list it, and analysts cannot read an invoice feature table's
+    files, temporary copies included, while they can read the rest of gold."""
+    athena_tables = table_locations(
+        athena["first"].athena_queries + athena["incremental"].athena_queries, ATHENA_CREATE
+    )
+    glue_tables = table_locations(glue_sql(glue["incremental"].glue_statements), GLUE_CREATE)
+    assert ("gold", "flight_delay_summary", "warehouse/gold/flight_delay_summary") in glue_tables
+    assert ("gold", "account_features_history_tmp", "warehouse/gold/account_features_history_tmp") in glue_tables
+    assert {schema for schema, _, _ in athena_tables} >= {"silver", "gold"}
+    assert any(table.endswith("__dbt_tmp") for _, table, _ in athena_tables)  # incremental temporary tables
+    features = {table for schema, table in invoice_tables() if schema == "gold"}
+    for schema, table, key in athena_tables | glue_tables:
+        assert key.startswith(f"{database_key(schema)}/"), (schema, table, key)
+        folder = key.split("/")[2]
+        assert table.startswith(folder) and f"{key}/".startswith(table_key(schema, folder)), (schema, table, key)
+        data = object_arn(f"{key}/data/00000-0-{table}.parquet")
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert allowed("DbtJobRole", action, data), (action, key)
+        assert allowed("DbtJobRole", "glue:CreateTable", f"arn:aws:glue:us-east-1:123456789012:table/{schema}/{table}")
+        assert listable("DbtJobRole", f"{key}/data/")
+        analysts_read = allowed("AnalystRole", "s3:GetObject", data)
+        if schema == "gold" and any(table.startswith(feature) for feature in features):
+            assert not analysts_read, key
+            assert allowed("FinanceRole", "s3:GetObject", data), key
+        else:
+            assert analysts_read == (schema == "gold"), key

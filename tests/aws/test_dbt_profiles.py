@@ -60,6 +60,7 @@ def test_profile_defaults_are_the_aws_module_defaults(clean_env: pytest.MonkeyPa
     assert athena.s3_staging_dir == aws.uri("athena-results") == "s3://incremental-lakehouse/athena-results/"
     assert athena.s3_data_dir == aws.uri("warehouse")
     assert athena.num_iceberg_retries == 5
+    assert athena.s3_data_naming == "schema_table_unique"  # warehouse/<schema>/<table>/<uuid>: the one layout
 
     glue = render("glue")
     assert glue.region == aws.region

@@ -105,7 +105,7 @@ def test_each_role_has_its_trust_and_its_own_policy(stack, aws):
     ]
     analyst = policy(iam.get_role_policy(RoleName="lakehouse-analyst", PolicyName="athena-gold")["PolicyDocument"])
     deny = next(item for item in analyst["Statement"] if item["Effect"] == "Deny")
-    assert f"arn:aws:s3:::{BUCKET}/warehouse/gold.db/invoice_features/*" in deny["Resource"]
+    assert f"arn:aws:s3:::{BUCKET}/warehouse/gold/invoice_features*" in deny["Resource"]
 
 
 def test_the_state_machine_is_the_definition_file(stack, aws):
@@ -167,8 +167,8 @@ def test_destroy_with_delete_data_removes_the_stack_the_bucket_and_the_key(stack
         aws("cloudformation"), "doomed", deploy.render_template(), deploy.parse_parameters(["ProjectName=doomed"]), 1
     )
     bucket = outputs["BucketName"]
-    aws("s3").put_object(Bucket=bucket, Key="warehouse/gold.db/t/data/0.parquet", Body=b"table data")
-    aws("s3").put_object(Bucket=bucket, Key="warehouse/gold.db/t/data/0.parquet", Body=b"version 2")
+    aws("s3").put_object(Bucket=bucket, Key="warehouse/gold/t/data/0.parquet", Body=b"table data")
+    aws("s3").put_object(Bucket=bucket, Key="warehouse/gold/t/data/0.parquet", Body=b"version 2")
     key = deploy.stack_resources(aws("cloudformation"), "doomed")["DataKey"]
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         assert deploy.main(["destroy", "--stack", "doomed", "--yes", "--delete-data"]) == 0

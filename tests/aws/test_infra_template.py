@@ -4,7 +4,6 @@ settings, the TLS-only policy, the alarm), and an IAM review of every policy in 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -14,20 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_support import INFRA, REPO, definition_text, deploy_module, placeholders_of_template, template
-
-from ingestion.registry import SOURCES
+from infra_support import (
+    INFRA,
+    REPO,
+    allowed,
+    database_key,
+    definition_text,
+    deploy_module,
+    invoice_tables,
+    listable,
+    object_arn,
+    placeholders_of_template,
+    project_schemas,
+    properties,
+    resources,
+    statements_of,
+    table_key,
+    template,
+)
 
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
-SCHEMAS = ("bronze", "staging", "silver", "gold", "reference", "meta")
-
-
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: body for name, body in template()["Resources"].items() if body["Type"] == kind}
-
-
-def properties(name: str) -> dict[str, Any]:
-    return template()["Resources"][name]["Properties"]
+SCHEMAS = project_schemas()
 
 
 # ---------------------------------------------------------------------------------------------- linters
@@ -80,10 +86,10 @@ def test_one_glue_database_per_schema_under_the_warehouse_and_no_crawlers():
     databases = {
         body["Properties"]["DatabaseInput"]["Name"]: body for body in resources("AWS::Glue::Database").values()
     }
-    assert set(databases) == set(SCHEMAS)
-    for name, body in databases.items():
+    assert set(databases) == set(SCHEMAS) and "intermediate" in SCHEMAS
+    for name, body in databases.items():  # GlueCatalog (ingestion) writes <LocationUri>/<table>
         assert body["Properties"]["DatabaseInput"]["LocationUri"] == {
-            "Fn::Sub": f"s3://${{DataBucket}}/warehouse/{name}.db"
+            "Fn::Sub": f"s3://${{DataBucket}}/{database_key(name)}"
         }
     assert resources("AWS::Glue::Crawler") == {}
 
@@ -240,91 +246,66 @@ def test_every_state_is_reachable_and_every_next_exists():
 
 # ---------------------------------------------------------------------------------------------- IAM review
 
-FAKE = {
-    "AWS::Partition": "aws",
-    "AWS::Region": "us-east-1",
-    "AWS::AccountId": "123456789012",
-    "ProjectName": "lakehouse",
-    "AthenaWorkgroupName": "lakehouse",
-    "DataBucket": "bucket",
-    "DataBucket.Arn": "arn:aws:s3:::bucket",
-}
-
-
-def resolve(value: Any) -> Any:
-    """Intrinsics in policies, resolved with fixed stand-in values; anything else becomes ``<Name>``."""
-    if isinstance(value, list):
-        return [resolve(item) for item in value]
-    if isinstance(value, dict):
-        if "Fn::Sub" in value:
-            return re.sub(r"\$\{([^}]+)\}", lambda match: FAKE.get(match[1], f"<{match[1]}>"), value["Fn::Sub"])
-        if "Ref" in value:
-            return FAKE.get(value["Ref"], f"<{value['Ref']}>")
-        if "Fn::GetAtt" in value:
-            attribute = ".".join(value["Fn::GetAtt"])
-            return FAKE.get(attribute, f"<{attribute}>")
-        return {key: resolve(item) for key, item in value.items()}
-    return value
-
-
-def statements_of(role: str) -> list[dict[str, Any]]:
-    """Every statement that applies to a role: its inline policies and managed policies naming it."""
-    found = [policy["PolicyDocument"] for policy in properties(role).get("Policies", [])]
-    for kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
-        for body in resources(kind).values():
-            if {"Ref": role} in body["Properties"].get("Roles", []):
-                found.append(body["Properties"]["PolicyDocument"])
-    statements = [statement for document in found for statement in document["Statement"]]
-    return [
-        {**statement, "Action": as_list(statement["Action"]), "Resource": as_list(resolve(statement["Resource"]))}
-        for statement in statements
-    ]
-
-
-def as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def allowed(role: str, action: str, resource: str) -> bool:
-    """Whether a role's policies allow ``action`` on ``resource`` (conditions ignored: they only narrow)."""
-
-    def matches(statement: dict[str, Any]) -> bool:
-        return any(fnmatch.fnmatchcase(action, pattern) for pattern in statement["Action"]) and any(
-            fnmatch.fnmatchcase(resource, pattern) for pattern in statement["Resource"]
-        )
-
-    statements = statements_of(role)
-    if any(statement["Effect"] == "Deny" and matches(statement) for statement in statements):
-        return False
-    return any(statement["Effect"] == "Allow" and matches(statement) for statement in statements)
-
-
-def invoice_tables() -> list[tuple[str, str]]:
-    """(schema, table) of every invoice table, from the registry and the dbt models."""
-    bronze = [("bronze", source.name) for source in SOURCES if source.domain == "invoices"]
-    models = [
-        (path.parent.parent.name, path.stem)
-        for layer in ("silver", "gold")
-        for path in sorted((REPO / "models" / layer / "invoices").glob("*.sql"))
-    ]
-    return bronze + models
-
 
 def can_read(role: str, schema: str, table: str) -> bool:
     """Read through the catalog (Athena, Spark) or straight from the table's files."""
     glue = f"arn:aws:glue:us-east-1:123456789012:table/{schema}/{table}"
-    data = f"arn:aws:s3:::bucket/warehouse/{schema}.db/{table}/data/00000-0.parquet"
+    data = object_arn(f"{table_key(schema, table)}data/00000-0.parquet")
     return allowed(role, "glue:GetTable", glue) or allowed(role, "s3:GetObject", data)
 
 
-def test_no_policy_allows_wildcard_actions_on_wildcard_resources():
+def too_broad(statement: dict[str, Any]) -> list[str]:
+    """What in an Allow statement grants more than named things: a whole service's actions (``*``,
+    ``glue:*``), any account's or any bucket's resources (``arn:aws:s3:::*``, ``arn:aws:glue:*:*:*``), or a
+    wildcard action on ``"*"``. A plain ``"*"`` resource with named actions stays allowed: some actions
+    take no resource (cloudwatch:PutMetricData, the logs delivery API)."""
+    if statement["Effect"] != "Allow":
+        return []
+    found = [f"action {action}" for action in statement["Action"] if action == "*" or action.endswith(":*")]
+    for resource in statement["Resource"]:
+        if resource == "*" or resource.startswith("<"):  # "<Name>": a resource of this stack (Ref, GetAtt)
+            continue
+        parts = resource.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn":
+            found.append(f"resource {resource} (not an ARN)")
+            continue
+        service, account, name = parts[2], parts[4], parts[5]
+        if account == "*" or name in ("", "*") or (service == "s3" and name.startswith("*")):
+            found.append(f"resource {resource}")
+    return found
+
+
+def test_no_policy_allows_wildcard_actions_or_wildcard_resources():
     for role in resources("AWS::IAM::Role"):
         for statement in statements_of(role):
-            if statement["Effect"] != "Allow":
-                continue
-            wildcard = [action for action in statement["Action"] if action == "*" or action.endswith(":*")]
-            assert not (wildcard and "*" in statement["Resource"]), (role, statement.get("Sid"), wildcard)
-            assert "*" not in statement["Action"], (role, statement.get("Sid"))
+            assert too_broad(statement) == [], (role, statement.get("Sid"))
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("glue:*", "arn:aws:glue:us-east-1:123456789012:table/gold/*"),
+        ("s3:*", "arn:aws:s3:::bucket/warehouse/*"),
+        ("*", "arn:aws:s3:::bucket/runs/*"),
+        ("s3:GetObject", "arn:aws:s3:::*"),
+        ("s3:GetObject", "arn:aws:s3:::*/warehouse/*"),
+        ("glue:GetTable", "arn:aws:glue:*:*:*"),
+        ("glue:GetTable", "arn:aws:glue:us-east-1:*:table/gold/*"),
+        ("glue:GetTable", "arn:aws:glue:us-east-1:123456789012:*"),
+        ("glue:*", "*"),
+    ],
+)
+def test_the_wildcard_review_fails_a_planted_bad_policy(action, resource, monkeypatch):
+    planted = {"Sid": "Planted", "Effect": "Allow", "Action": action, "Resource": resource}
+    body = template()["Resources"]["AnalystRole"]
+    document = json.loads(json.dumps(body["Properties"]["Policies"][0]["PolicyDocument"]))
+    document["Statement"].append(planted)
+    policies = [{**body["Properties"]["Policies"][0], "PolicyDocument": document}]
+    monkeypatch.setitem(body, "Properties", {**body["Properties"], "Policies": policies})
+    with pytest.raises(AssertionError, match="Planted"):
+        test_no_policy_allows_wildcard_actions_or_wildcard_resources()
+    monkeypatch.undo()
+    test_no_policy_allows_wildcard_actions_or_wildcard_resources()  # the template itself passes
 
 
 def test_only_the_finance_and_job_roles_can_read_the_invoice_tables():
@@ -353,3 +334,37 @@ def test_analysts_read_the_rest_of_gold_and_nothing_below_it():
     finance_results = "arn:aws:s3:::bucket/athena-results/lakehouse-finance/q.csv"
     assert not allowed("AnalystRole", "s3:GetObject", finance_results)  # finance results stay with finance
     assert allowed("FinanceRole", "s3:GetObject", finance_results)
+
+
+def test_every_role_reaches_the_tables_of_its_schemas_under_the_one_layout():
+    """Job roles read, write and list exactly their schemas' folders warehouse/<schema>/<table>/."""
+    writes = {
+        "IngestJobRole": {"bronze", "meta"},
+        "DbtJobRole": set(SCHEMAS) - {"bronze", "meta"},
+    }
+    assert writes["DbtJobRole"] >= {"staging", "intermediate", "silver", "gold", "reference"}
+    for role, schemas in writes.items():
+        for schema in SCHEMAS:
+            key = f"{table_key(schema, 'some_table')}data/00000-0.parquet"
+            glue = f"arn:aws:glue:us-east-1:123456789012:table/{schema}/some_table"
+            expected = schema in schemas
+            assert allowed(role, "s3:PutObject", object_arn(key)) == expected, (role, schema)
+            assert allowed(role, "glue:CreateTable", glue) == expected, (role, schema)
+            assert listable(role, table_key(schema, "some_table")) == (expected or role == "DbtJobRole"), (role, schema)
+        assert allowed(role, "s3:GetObject", object_arn(f"{table_key('bronze', 'x')}metadata/v1.metadata.json"))
+    # the old <schema>.db layout is not granted any more: a writer still using it would fail, not leak
+    assert not allowed("DbtJobRole", "s3:PutObject", object_arn("warehouse/gold.db/t/data/0.parquet"))
+    assert not allowed("IngestJobRole", "s3:PutObject", object_arn("warehouse/bronze.db/t/data/0.parquet"))
+
+
+def test_the_analyst_deny_covers_the_tables_dbt_builds_beside_an_invoice_table():
+    """dbt-athena's <table>__dbt_tmp/__ha/__bkp and dbt-glue's <table>_tmp hold the same rows."""
+    features = [table for schema, table in invoice_tables() if schema == "gold"]
+    for table in features:
+        for name in (table, f"{table}__dbt_tmp", f"{table}__ha", f"{table}__bkp", f"{table}_tmp"):
+            assert not can_read("AnalystRole", "gold", name), name
+            uuid_folder = f"{table_key('gold', name)}4f0c/data/00000-0.parquet"  # dbt-athena's <uuid> level
+            assert not allowed("AnalystRole", "s3:GetObject", object_arn(uuid_folder)), name
+            assert can_read("FinanceRole", "gold", name), name
+    assert listable("AnalystRole", table_key("gold", "account_datamart"))
+    assert not listable("AnalystRole", table_key("silver", "subscriptions"))
