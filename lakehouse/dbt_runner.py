@@ -171,6 +171,8 @@ class Relation:
     """The models folder it is under (``staging``, ``silver``, ``gold``); None for a seed."""
     domain: str | None
     """Its domain folder (``models/<layer>/<domain>/``), the registry's ``Source.domain``."""
+    node: str = ""
+    """The dbt node's name (what a selector names)."""
 
 
 def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relation]:
@@ -193,7 +195,7 @@ def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relatio
             continue
         fqn = node["fqn"]
         layer, domain = (fqn[1], fqn[2]) if node["resource_type"] == "model" and len(fqn) > 3 else (None, None)
-        relations.append(Relation(f"{node['schema']}.{node.get('alias') or node['name']}", layer, domain))
+        relations.append(Relation(f"{node['schema']}.{node.get('alias') or node['name']}", layer, domain, node["name"]))
     return relations
 
 

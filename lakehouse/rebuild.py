@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ingestion.config import Settings
-from lakehouse.dbt_runner import run_dbt
+from lakehouse.dbt_runner import list_relations, run_dbt
 from lakehouse.errors import FAILED, OK, RunFailed
 from lakehouse.guards import holding_state, spark_for
 from lakehouse.output import confirm, echo, format_table
@@ -52,8 +52,11 @@ def rebuild_catalog(settings: Settings, wait: float, yes: bool) -> int:
                     f"again); registered the one with the latest commit, {table.metadata_file.name}. "
                     "`lakehouse repair --orphans` removes the others' files"
                 )
-        # staging views hold no data: dbt recreates them from their definitions
-        outcome = run_dbt(spark, settings, ["run", "--select", "config.materialized:view"])
+        # views hold no data: dbt recreates them from their definitions, except those over a table this
+        # home never built (e.g. the intermediate views of a domain that never ran)
+        never_built = [f"{r.node}+" for r in list_relations(settings) if not spark.catalog.tableExists(r.name)]
+        views = ["run", "--select", "config.materialized:view"]
+        outcome = run_dbt(spark, settings, [*views, "--exclude", *never_built] if never_built else views)
     echo(dbt_summary(outcome))
     echo(f"repaired: {len(registered)} table(s) registered from {settings.warehouse_dir}")
     return FAILED if outcome.failed else OK
