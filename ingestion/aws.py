@@ -43,6 +43,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def report_key(report_uri: str, run_id: str, name: str) -> tuple[str, str]:
+    """(bucket, key) of ``<report_uri>/<run_id>/<name>``."""
+    bucket, prefix = split_s3_uri(report_uri)
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/{run_id}/{name}" if prefix else f"{run_id}/{name}"
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     region: str

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingestion.aws import split_s3_uri
+from ingestion.aws import report_key, split_s3_uri
 from ingestion.config import ConfigError, Settings
 from ingestion.registry import SOURCES, Source, get_source
 from ingestion.run_summary import INGEST, SUMMARY, ingest_part, one_line, summary
@@ -100,13 +100,6 @@ def job_args(values: dict[str, str], registry: tuple[Source, ...] = SOURCES) -> 
         sources=sources,
         strict=strict == "true",
     )
-
-
-def report_key(report_uri: str, run_id: str, name: str) -> tuple[str, str]:
-    """(bucket, key) of ``<report_uri>/<run_id>/<name>``."""
-    bucket, prefix = split_s3_uri(report_uri)
-    prefix = prefix.strip("/")
-    return bucket, f"{prefix}/{run_id}/{name}" if prefix else f"{run_id}/{name}"
 
 
 def put_json(client: Any, report_uri: str, run_id: str, name: str, payload: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingestion.aws import report_key, split_s3_uri
 from ingestion.run_summary import INGEST, SUMMARY, one_line, summary
 
 REQUIRED = ("project_uri", "run_id", "report_uri")
@@ -75,19 +76,6 @@ def parse_args(argv: list[str]) -> DbtJobArgs:
     if values["s3_root"]:
         split_s3_uri(values["s3_root"])
     return DbtJobArgs(**values)
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" in uri[5:6] or len(uri) <= 5:
-        raise SystemExit(f"not an S3 URI (expected s3://bucket/key): {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-def run_key(report_uri: str, run_id: str, name: str) -> tuple[str, str]:
-    bucket, prefix = split_s3_uri(report_uri)
-    prefix = prefix.strip("/")
-    return bucket, f"{prefix}/{run_id}/{name}" if prefix else f"{run_id}/{name}"
 
 
 def unpack_project(client: Any, project_uri: str, dest: Path) -> Path:
@@ -159,7 +147,7 @@ def _value(member: Any) -> Any:
 def read_ingest_report(client: Any, report_uri: str, run_id: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
-    bucket, key = run_key(report_uri, run_id, INGEST)
+    bucket, key = report_key(report_uri, run_id, INGEST)
     try:
         return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as exc:
@@ -178,7 +166,7 @@ def run_job(args: DbtJobArgs, client: Any, work_dir: Path) -> dict[str, Any]:
         result = summary(args.run_id, ingest, dbt)
     except (Exception, SystemExit) as exc:
         result = summary(args.run_id, ingest, error=one_line(exc), failed_step="dbt")
-    bucket, key = run_key(args.report_uri, args.run_id, SUMMARY)
+    bucket, key = report_key(args.report_uri, args.run_id, SUMMARY)
     body = json.dumps(result, indent=2).encode()
     client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     print(f"run {args.run_id} {result['status']}: s3://{bucket}/{key}")
