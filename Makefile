@@ -8,13 +8,14 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
-.PHONY: install demo test lint pytest dbt-test bench soak clean reset help package deploy destroy
+.PHONY: install demo test lint pytest dbt-test bench bench-full soak clean reset help package deploy destroy
 
 help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
 	@echo "make test   - install, lint, pytest (unit + end-to-end), dbt build/test on generated data"
 	@echo "make lint   - ruff + sqlfluff"
-	@echo "make bench  - ingestion and pipeline timings"
+	@echo "make bench  - the benchmarks at their default size (about 10 minutes): one table of figures and ratios"
+	@echo "make bench-full - the same at 365 days of history (long)"
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
 	@echo "make package - build the AWS artifacts in dist/aws/ (Glue job scripts, ingestion.zip, dbt_project.zip, wheel)"
@@ -59,8 +60,12 @@ dbt-test: install
 
 test: lint pytest dbt-test
 
+# Figures and their ratios from one run (BENCHMARKS.md); JSON results in bench/. Never part of `make test`.
 bench: install
-	$(BIN)/python tests/bench/bench_pipeline.py
+	$(BIN)/python tests/bench/run.py
+
+bench-full: install
+	$(BIN)/python tests/bench/run.py --full
 
 # The reliability suite with a long kill loop and more small files (LAKEHOUSE_TEST_SEED replays).
 soak: install
