@@ -115,9 +115,13 @@ class IngestReport:
         return sum(s.files_rejected for s in self.sources.values())
 
 
+HASHED, INGESTED = "hashed", "ingested"
+"""The steps a ``Progress`` hears of."""
+
+
 class Progress(Protocol):
     """Where a batch is, for a caller that shows it (``lakehouse run``'s live progress): called with
-    ``step`` ``"hashed"`` after each new file is hashed, and ``"ingested"`` after each group of files
+    ``step`` ``HASHED`` after each new file is hashed, and ``INGESTED`` after each group of files
     is written, with the files ``done`` of ``total`` and the ``rows`` read so far. A plain callable:
     ingestion imports nothing to show it."""
 
@@ -530,7 +534,7 @@ def identify(
     seen = dict(ingested_hashes)
     for done, file in enumerate(files, 1):
         record = identify_file(landing, file, source_of[file.source], seen)
-        progress("hashed", done, len(files))
+        progress(HASHED, done, len(files))
         records[file.rel_path] = record
         if record.status == FileStatus.INGESTED:
             seen[(file.source, record.file_hash)] = file.rel_path
@@ -592,7 +596,7 @@ def write_batch(
             outcomes.update(written)
             done += len(group)
             rows += sum(w.rows_read for w in written.values() if isinstance(w, Written))
-            progress("ingested", done, total, rows)
+            progress(INGESTED, done, total, rows)
         for file in files:
             records[file.rel_path] = settled(
                 records[file.rel_path], plan.verdicts[file.rel_path], outcomes.get(file.rel_path)

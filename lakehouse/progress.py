@@ -15,11 +15,12 @@ import threading
 import time
 from types import TracebackType
 
+from ingestion.ingest import HASHED, INGESTED
 from lakehouse.output import echo
 
 MODELS = {"model", "seed", "snapshot"}
 TESTS = {"test", "unit_test"}
-STEPS = {"hashed": "files hashed", "ingested": "files ingested"}
+STEPS = {HASHED: "files hashed", INGESTED: "files ingested"}
 
 
 class RunProgress:
@@ -60,12 +61,12 @@ class RunProgress:
 
     # --- the hooks ---------------------------------------------------------------------------------
     def ingest(self, step: str, done: int, total: int, rows: int = 0) -> None:
-        """``ingestion.ingest.Progress``: ``step`` is ``hashed`` or ``ingested``."""
+        """``ingestion.ingest.Progress``: ``step`` is ``HASHED`` or ``INGESTED``."""
         name = STEPS.get(step, step)
-        detail = f"{rows:,} rows" if step == "ingested" else ""
+        detail = f"{rows:,} rows" if step == INGESTED else ""
         if self.bar is not None:
             self.show(name, done, total, detail)
-        elif step != "hashed" or done == total:  # plain: hashing once, when it is done
+        elif step != HASHED or done == total:  # plain: hashing once, when it is done
             self.line(f"{name}: {done} of {total}" + (f", {detail}" if detail else ""))
 
     def dbt_event(self, event) -> None:

@@ -51,6 +51,14 @@ def arrived(now: Snapshot, seen: Snapshot) -> list[str]:
     return sorted(path for path, signature in now.items() if seen.get(path) != signature)
 
 
+def older_than_last_run(files: Snapshot, runs_dir: Path) -> Snapshot:
+    """The files a watcher starting now takes as seen: those not modified since the newest run report
+    was written (the others, e.g. files that landed while no watcher ran, are its first burst)."""
+    reports = [path.stat().st_mtime_ns for path in runs_dir.glob("*.json")] if runs_dir.is_dir() else []
+    last_run = max(reports, default=0)
+    return {path: signature for path, signature in files.items() if signature[1] <= last_run}
+
+
 class Stop:
     """Counts the Ctrl-C's (and SIGTERMs) received; the handler only counts, the loop decides."""
 
@@ -109,8 +117,8 @@ class Watcher:
             f"watching {root} every {self.interval:g}s; a burst of files runs `lakehouse run` once no file has "
             f"changed for {self.settle:g}s (Ctrl-C stops)"
         )
-        seen: Snapshot = {}
         last, changed_at = landing_snapshot(root), time.monotonic()
+        seen = older_than_last_run(last, self.settings.runs_dir)
         while not self.stop.requests:
             pause(self.interval, self.stop)
             if self.stop.requests:

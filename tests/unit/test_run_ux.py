@@ -23,7 +23,7 @@ from lakehouse.dbt_runner import DbtOutcome, NodeResult
 from lakehouse.history import history_rows
 from lakehouse.notify import check_url, notify_webhook, post_report
 from lakehouse.report import write_run_report
-from lakehouse.watch import arrived, landing_snapshot
+from lakehouse.watch import arrived, landing_snapshot, older_than_last_run
 from tests.conftest import REPO
 
 
@@ -138,7 +138,23 @@ def test_landing_snapshot_news(tmp_path):
     assert arrived(landing_snapshot(tmp_path), landing_snapshot(tmp_path) | {"a/x.csv": (1, 1)}) == []
 
 
-def test_idle_watch_stops_cleanly_on_ctrl_c(tmp_path):
+def test_a_watcher_starts_from_the_last_run(tmp_path):
+    landing, runs = tmp_path / "landing", tmp_path / "runs"
+    landing.mkdir()
+    (landing / "old.csv").write_text("1")
+    os.utime(landing / "old.csv", ns=(10**18, 10**18))
+    assert older_than_last_run(landing_snapshot(landing), runs) == {}  # no run yet: everything is news
+    (runs / "report.json").parent.mkdir()
+    (runs / "report.json").write_text("{}")
+    os.utime(runs / "report.json", ns=(2 * 10**18, 2 * 10**18))
+    (landing / "new.csv").write_text("2")
+    os.utime(landing / "new.csv", ns=(3 * 10**18, 3 * 10**18))
+    files = landing_snapshot(landing)
+    assert arrived(files, older_than_last_run(files, runs)) == ["new.csv"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_idle_watch_stops_cleanly_on_ctrl_c(tmp_path, signum):
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"), "LAKEHOUSE_LANDING": str(tmp_path / "landing")}
     watcher = subprocess.Popen(
         [sys.executable, "-m", "lakehouse.cli", "watch", "--interval", "0.2"],
@@ -149,7 +165,7 @@ def test_idle_watch_stops_cleanly_on_ctrl_c(tmp_path):
         text=True,
     )
     assert watcher.stdout.readline().startswith(f"watching {tmp_path / 'landing'} every 0.2s")
-    watcher.send_signal(signal.SIGINT)
+    watcher.send_signal(signum)
     out, err = watcher.communicate(timeout=30)
     assert watcher.returncode == 0, err
     assert out == "watch: stopped while idle after 0 run(s)\n" and err == ""
