@@ -96,15 +96,16 @@ def run(ctx: click.Context, landing, select, full_refresh: bool, dbt_vars, unit_
 @click.option(
     "--settle", default=5.0, show_default=True, type=click.FloatRange(0), help="Seconds without a new file to run."
 )
+@landing_option
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 @handle_errors
-def watch(ctx: click.Context, interval: float, settle: float, run_args: tuple[str, ...]) -> int:
+def watch(ctx: click.Context, interval: float, settle: float, landing, run_args: tuple[str, ...]) -> int:
     """Watch the landing zone; once a burst of files settles, `lakehouse run [RUN_ARGS]` (one at a time).
     Ctrl-C stops: at once when idle, after the current run otherwise."""
     from lakehouse.watch import watch as watch_landing
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, landing)
     return watch_landing(settings, interval, settle, run_args, ctx.obj["wait"], ctx.obj["verbose"])
 
 
