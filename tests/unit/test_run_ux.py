@@ -170,3 +170,18 @@ def test_idle_watch_stops_cleanly_on_ctrl_c(tmp_path, signum):
     assert watcher.returncode == 0, err
     assert out == "watch: stopped while idle after 0 run(s)\n" and err == ""
     assert not (tmp_path / "home").exists()  # no run, nothing created
+
+
+def test_run_refuses_a_notify_url_that_is_not_http_before_any_work(tmp_path):
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"), "LAKEHOUSE_LANDING": str(tmp_path / "landing")}
+    result = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", "run", "--notify", "ftp://hooks.example/x"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: --notify 'ftp://hooks.example/x': give an http:// or https:// URL\n"
+    assert not (tmp_path / "home").exists()
