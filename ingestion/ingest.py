@@ -21,6 +21,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
@@ -112,6 +113,23 @@ class IngestReport:
     @property
     def files_rejected(self) -> int:
         return sum(s.files_rejected for s in self.sources.values())
+
+
+HASHED, INGESTED = "hashed", "ingested"
+"""The steps a ``Progress`` hears of."""
+
+
+class Progress(Protocol):
+    """Where a batch is, for a caller that shows it (``lakehouse run``'s live progress): called with
+    ``step`` ``HASHED`` after each new file is hashed, and ``INGESTED`` after each group of files
+    is written, with the files ``done`` of ``total`` and the ``rows`` read so far. A plain callable:
+    ingestion imports nothing to show it."""
+
+    def __call__(self, step: str, done: int, total: int, rows: int = 0) -> None: ...
+
+
+def no_progress(step: str, done: int, total: int, rows: int = 0) -> None:
+    """The default ``Progress``: nothing shown."""
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -438,9 +456,11 @@ def ingest(
     only: str | None = None,
     settle_seconds: float | None = None,
     landing: Landing | None = None,
+    progress: Progress = no_progress,
 ) -> IngestReport:
     """Ingest every new landing file of ``sources`` (or only the source named ``only``) from ``landing``
-    (default: ``open_landing(settings)``, the folder or the ``s3://`` root of ``settings``).
+    (default: ``open_landing(settings)``, the folder or the ``s3://`` root of ``settings``), telling
+    ``progress`` where it is.
 
     Raises ``IngestAborted`` (after rolling the batch back) when a file changes while it is read.
     """
@@ -461,10 +481,10 @@ def ingest(
         return report
 
     source_of = {s.name: s for s in selected}
-    identified = identify(landing, arrivals.new, source_of, known.ingested_hashes)
+    identified = identify(landing, arrivals.new, source_of, known.ingested_hashes, progress)
     batch = begin_batch(ledger, len(arrivals.new))
     report.batch_id = batch.batch_id
-    records = write_batch(spark, batch, identified, source_of)
+    records = write_batch(spark, batch, identified, source_of, progress)
     ensure_unchanged(ledger, landing, arrivals.new, batch.batch_id, batch_tables(sources))
     ledger.commit(batch.batch_id, records, batch.ingested_at)
     checkpoint("after_ledger_commit")
@@ -505,14 +525,16 @@ def identify(
     files: Sequence[LandingFile],
     source_of: Mapping[str, Source],
     ingested_hashes: Mapping[tuple[str, str], str],
+    progress: Progress = no_progress,
 ) -> Identified:
     """Identity and dedup: content seen before (``ingested_hashes``) or twice in this batch is a
     duplicate; a file whose bytes or path are unusable is rejected."""
     records: dict[str, FileRecord] = {}
     to_write: dict[str, list[LandingFile]] = defaultdict(list)
     seen = dict(ingested_hashes)
-    for file in files:
+    for done, file in enumerate(files, 1):
         record = identify_file(landing, file, source_of[file.source], seen)
+        progress(HASHED, done, len(files))
         records[file.rel_path] = record
         if record.status == FileStatus.INGESTED:
             seen[(file.source, record.file_hash)] = file.rel_path
@@ -553,18 +575,28 @@ def begin_batch(ledger: Ledger, new_files: int) -> Batch:
 
 
 def write_batch(
-    spark: SparkSession, batch: Batch, identified: Identified, source_of: Mapping[str, Source]
+    spark: SparkSession,
+    batch: Batch,
+    identified: Identified,
+    source_of: Mapping[str, Source],
+    progress: Progress = no_progress,
 ) -> list[FileRecord]:
     """Protocol step 2: the rows of every file to write, appended to bronze and the quarantine. Returns
     every new file's final record, in landing order: what the ledger commits."""
     writer = BatchWriter(spark, batch.batch_id, batch.ingested_at)
     records = dict(identified.records)
+    total, done, rows = sum(map(len, identified.to_write.values())), 0, 0
     for source_name, files in identified.to_write.items():
         source = source_of[source_name]
         plan = plan_files(source, files)
         outcomes: dict[str, Written | Verdict] = {}
+        done += len(files) - sum(map(len, plan.groups.values()))  # rejected by their header, or empty
         for header, group in plan.groups.items():
-            outcomes.update(write_header_group(writer, source, group, header, identified.records))
+            written = write_header_group(writer, source, group, header, identified.records)
+            outcomes.update(written)
+            done += len(group)
+            rows += sum(w.rows_read for w in written.values() if isinstance(w, Written))
+            progress(INGESTED, done, total, rows)
         for file in files:
             records[file.rel_path] = settled(
                 records[file.rel_path], plan.verdicts[file.rel_path], outcomes.get(file.rel_path)

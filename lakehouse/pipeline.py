@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ingestion.config import ConfigError, Settings
-from ingestion.ingest import IngestReport, ingest
+from ingestion.ingest import IngestReport, ingest, no_progress
 from ingestion.ledger import Ledger
 from ingestion.registry import SOURCES, get_source
 from lakehouse.dbt_runner import DbtOutcome, list_nodes, run_dbt
@@ -98,19 +98,22 @@ def check_source(name: str | None) -> None:
         raise ConfigError(exc.args[0]) from None
 
 
-def run_ingestion(spark, settings: Settings, only: str | None = None) -> IngestReport:
+def run_ingestion(spark, settings: Settings, only: str | None = None, progress=no_progress) -> IngestReport:
     """Ingest every new landing file (of the source ``only``) and print the summary."""
-    report = ingest(spark, settings, only=only)
+    report = ingest(spark, settings, only=only, progress=progress)
     echo(ingest_summary(report))
     return report
 
 
-def run_pipeline(spark, settings: Settings, build: Build, verbose: bool) -> tuple[IngestReport, DbtOutcome]:
-    """Ingest everything new, then ``dbt build``. Returns (ingest report, dbt outcome)."""
-    report = run_ingestion(spark, settings)
+def run_pipeline(
+    spark, settings: Settings, build: Build, verbose: bool, progress=None
+) -> tuple[IngestReport, DbtOutcome]:
+    """Ingest everything new, then ``dbt build``, telling ``progress`` (a ``lakehouse.progress.RunProgress``)
+    where it is. Returns (ingest report, dbt outcome)."""
+    report = run_ingestion(spark, settings, progress=progress.ingest if progress else no_progress)
     for warning in never_arrived_warnings(Ledger(spark).sources_with_files(), SOURCES):
         echo(warning)
-    outcome = run_dbt(spark, settings, build.args(), quiet=not verbose)
+    outcome = run_dbt(spark, settings, build.args(), quiet=not verbose, on_event=progress and progress.dbt_event)
     echo(dbt_summary(outcome))
     return report, outcome
 
