@@ -237,6 +237,32 @@ def env(ctx: click.Context, target: str | None) -> int:
 
 
 @cli.command()
+@click.option(
+    "--output", type=click.Path(file_okay=False), default=None, help="Site folder (default: $LAKEHOUSE_HOME/docs)."
+)
+@click.option("--serve", is_flag=True, help="Then serve the folder on http://127.0.0.1:PORT until Ctrl-C.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="With --serve: the port (default 8080; 0: any free)."
+)
+@click.pass_context
+@handle_errors
+def docs(ctx: click.Context, output: str | None, serve: bool, port: int | None) -> int:
+    """Build the lineage site (dbt docs: models, sources, exposures, column types) as one self-contained
+    folder to open from disk or host on S3."""
+    from pathlib import Path
+
+    from lakehouse.docs import DEFAULT_PORT, build_site, serve_site, site_summary
+
+    if port is not None and not serve:
+        raise ConfigError("--port goes with --serve: `lakehouse docs --serve --port 8081`")
+    settings = settings_of(ctx)
+    site = build_site(settings, Path(output) if output else None, ctx.obj["wait"], ctx.obj["verbose"], serve)
+    for line in site_summary(site, settings.home):
+        echo(line)
+    return serve_site(site.folder, DEFAULT_PORT if port is None else port, echo) if serve else OK
+
+
+@cli.command()
 def sources() -> None:
     """List the registry's sources and where their files land."""
     from ingestion.registry import SOURCES
