@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ingestion.config import Settings
+from ingestion.config import ConfigError, Settings
 from lakehouse.errors import OK, RunFailed
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
@@ -70,25 +70,26 @@ def build_site(settings: Settings, output: Path | None, wait: float, verbose: bo
     from lakehouse.repair import table_metadata_dirs
 
     if target_of(settings) != LOCAL:
-        from ingestion.config import ConfigError
-
         raise ConfigError(
             f"`lakehouse docs` documents the local lakehouse, not the {settings.dbt_target!r} target "
             "(LAKEHOUSE_TARGET); for an AWS target: `lakehouse dbt docs generate --static --target ...`"
         )
     folder = (output or settings.docs_dir).expanduser().resolve()
-    settings.ensure_dirs()
-    with holding_state(settings, "docs", wait):
-        built = bool(table_metadata_dirs(settings.warehouse_dir))
-        spark = spark_for(settings) if built else None
-        if not built:  # without compiling, generate reads the manifest that `parse` writes
-            outcome = run_dbt(None, settings, ["parse"], quiet=not verbose)
-        if built or not outcome.failed:
-            outcome = run_dbt(spark, settings, generate_args(built), quiet=not verbose)
-        if spark is not None and serving:
-            stop_jvm(spark)
     target = settings.dbt_target_dir
     page = target / "static_index.html"
+    settings.ensure_dirs()
+    with holding_state(settings, "docs", wait):
+        page.unlink(missing_ok=True)  # never a previous run's page
+        built = bool(table_metadata_dirs(settings.warehouse_dir))
+        if built:
+            spark = spark_for(settings)
+            outcome = run_dbt(spark, settings, generate_args(built), quiet=not verbose)
+            if serving:
+                stop_jvm(spark)
+        else:  # without compiling, generate inlines the manifest that `parse` writes
+            outcome = run_dbt(None, settings, ["parse"], quiet=not verbose)
+            if not outcome.failed:
+                outcome = run_dbt(None, settings, generate_args(built), quiet=not verbose)
     if outcome.failed or not page.is_file():
         raise RunFailed(f"dbt docs generate failed: {first_line(outcome.error)} (see {settings.dbt_log_dir})")
     folder.mkdir(parents=True, exist_ok=True)

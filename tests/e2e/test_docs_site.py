@@ -91,14 +91,16 @@ def drain(lines: queue.Queue) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """`lakehouse docs --output SITE --serve --port 0` running, once its "serving ... at URL" line is out."""
+    """`lakehouse docs --serve --port 0` running, once its "serving ... at URL" line is out: into the
+    default folder ($LAKEHOUSE_HOME/docs) on a fresh home, with `--output` on a built one."""
     root = tmp_path_factory.mktemp("docs")
     built_home = os.environ.get(HOME_ENV)
     home = Path(built_home).resolve() if built_home else root / "home"
-    site = root / "site"
+    site = root / "site" if built_home else home / "docs"
+    output = ["--output", str(site)] if built_home else []
     env = {**os.environ, "LAKEHOUSE_HOME": str(home)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse.cli", "docs", "--output", str(site), "--serve", "--port", "0"],
+        [sys.executable, "-m", "lakehouse.cli", "docs", *output, "--serve", "--port", "0"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -292,6 +294,19 @@ def test_lineage_of_account_datamart_in_chromium(served, browser):
 
     assert problems == []
     assert {url.split("#")[0] for url in requests} == {served.url}  # one self-contained page, nothing else
+    page.close()
+
+
+def test_site_opens_from_disk(served, browser):
+    page = browser.new_page()
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    page.goto(f"{(served.site / 'index.html').as_uri()}#!/source/source.lakehouse.datamart.account")
+    page.wait_for_selector("h1 >> text=account", timeout=60_000)
+    page.wait_for_selector("text=_ingested_at")  # a lineage column, in the source's column list
+    assert problems == []
     page.close()
 
 
