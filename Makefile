@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
+.PHONY: browser
 # Debian's chromium for the lineage site's browser test (playwright drives /usr/bin/chromium and downloads
 # no browser). Installed when absent if apt-get is there and we are root; otherwise that test skips, saying why.
 browser:
