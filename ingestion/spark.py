@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingestion.aws import AwsSettings
@@ -98,6 +100,28 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.codegen.wholeStage": "false",
     }
     return conf
+
+
+ROW_PASS = {"spark.sql.codegen.wholeStage": "true"}
+"""Settings for the few queries that touch every row (ingestion's appends): one long query, where compiled
+whole-stage code pays for its compilation many times over (measured here: typing 500,000 CSV rows cost
+18 s interpreted, 6.5 s compiled)."""
+
+
+@contextmanager
+def row_pass(spark) -> Iterator[None]:
+    """Run the block with ``ROW_PASS`` settings, then restore the session's own."""
+    saved = {key: spark.conf.get(key, None) for key in ROW_PASS}
+    for key, value in ROW_PASS.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def glue_spark_conf(warehouse_uri: str) -> dict[str, str]:
