@@ -78,6 +78,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.extraClassPath": str(jar),
         "spark.executor.extraClassPath": str(jar),
         "spark.driver.extraJavaOptions": java_opts,
+        # On a standalone cluster (LAKEHOUSE_SPARK_MASTER=spark://...) executors are JVMs of their own: the
+        # jar above must be at the same path on every worker, and the warehouse a path every worker sees.
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         # Iceberg tables in the session catalog, backed by a Hive metastore (embedded Derby locally).
         "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
         "spark.sql.catalog.spark_catalog.type": "hive",
