@@ -26,7 +26,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.e2e
 
 DAYS, ROWS = 2, 50
-TELECOM_MODELS = "+subscriptions"
+TELECOM_MODELS = "+subscriptions telecom_plan_types"
 
 
 def free_port() -> int:
