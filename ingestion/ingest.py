@@ -42,7 +42,7 @@ from ingestion.files import (
 from ingestion.landing import Landing, open_landing
 from ingestion.ledger import ARCHIVABLE, BATCH_COLUMN, FileRecord, FileStatus, KnownFiles, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
-from ingestion.spark import TABLE_PROPERTIES
+from ingestion.spark import TABLE_PROPERTIES, row_pass
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,8 @@ def hadoop_path(file: LandingFile) -> str:
 
 
 def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], width: int) -> DataFrame:
-    """Read files sharing one header as all-string positional columns plus path and split offset."""
+    """Read files sharing one header as all-string positional columns plus the file's URI (as Spark names
+    it) and split offset."""
     options = source.csv
     df = (
         spark.read.schema(transform.raw_read_schema(width))
@@ -204,8 +205,8 @@ def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], 
     )
     return df.select(
         "*",
-        transform.normalize_path(F.col("_metadata.file_path")).alias(transform.PATH),
-        F.col("_metadata.file_block_start").alias("_block_start"),
+        F.col("_metadata.file_path").alias(transform.URI),
+        F.col("_metadata.file_block_start").alias(transform.BLOCK_START),
     )
 
 
@@ -258,19 +259,51 @@ class BatchWriter:
     ) -> dict[str, Written]:
         """Append the rows of ``files`` (sharing ``header``) to bronze, and those that cannot be typed to
         the quarantine; ``identities`` gives each file's date and hash. Returns what each file wrote
-        (a file without data rows is absent). Raises ``UnreadableFiles`` before any write."""
-        df = self.typed_rows(source, files, header, identities).persist()
-        try:
-            written = self.count_rows(df)
-            valid, bad = transform.split_quarantine(df)
-            self.append_bronze(source, valid, header)
-            if any(w.rows_quarantined for w in written.values()):
-                self.append_quarantine(source, bad)
-                examples = quarantine_examples(bad, limit=EXAMPLES * len(files))
-                written = {path: replace(w, examples=examples.get(path, ())) for path, w in written.items()}
-        finally:
-            df.unpersist()
+        (a file without data rows is absent). Raises ``UnreadableFiles`` when nothing was written.
+
+        The passes over the files: one that only splits lines (records per split, for record numbers and
+        rows read), one that parses, types and appends the valid rows to bronze, and, only when that
+        append left rows out, one more that appends the invalid rows to the quarantine. No copy of the
+        rows is kept; counts and examples are read back from what the appends committed."""
+        locations = {spark_location(f): f.rel_path for f in files}
+        rows_read, offsets = self.read_counts(source, files, header, locations)
+        if not rows_read:
+            return {}
+        rows = self.typed_rows(source, files, header, identities, offsets)
+        valid, bad = transform.split_quarantine(rows)
+        self.append_bronze(source, valid, header, rows)
+        paths = sorted(rows_read)
+        in_bronze = self.written_counts(source.table, paths)
+        written = {path: Written(rows, rows - in_bronze.get(path, (0, 0, 0))[0]) for path, rows in rows_read.items()}
+        if any(w.rows_quarantined for w in written.values()):
+            self.append_quarantine(source, bad)
+            examples = self.quarantine_examples(source, paths, limit=EXAMPLES * len(files))
+            written = {path: replace(w, examples=examples.get(path, ())) for path, w in written.items()}
+            in_quarantine = self.written_counts(QUARANTINE_TABLE, paths, source.name)
+        else:
+            in_quarantine = {}
+        self.ensure_conserved(written, in_bronze, in_quarantine)
         return written
+
+    def read_counts(
+        self, source: Source, files: Sequence[LandingFile], header: Sequence[str], locations: Mapping[str, str]
+    ) -> tuple[dict[str, int], list[tuple[str, str, int, int, int]]]:
+        """Rows read per file, and each split's (URI, file, block start, first read order, rows before)
+        (``transform.block_offsets``). The files are
+        read here, before any write: failing now (``UnreadableFiles``) is safe to retry."""
+        raw = transform.with_read_order(read_raw(self.spark, source, files, len(header)))
+        try:
+            counts = transform.block_counts(raw).collect()
+        except (AnalysisException, CapturedException, Py4JJavaError) as exc:
+            raise UnreadableFiles(_error_text(exc)) from exc
+        rows_read: dict[str, int] = defaultdict(int)
+        for _, path, _, _, rows in counts:
+            if path not in locations:
+                raise RuntimeError("internal error: rows could not be attributed to a landing file")
+            rows_read[locations[path]] += rows
+        files_of = {uri: locations[path] for uri, path, _, _, _ in counts}
+        offsets = transform.block_offsets([(uri, start, first, rows) for uri, _, start, first, rows in counts])
+        return dict(rows_read), [(uri, files_of[uri], start, first, before) for uri, start, first, before in offsets]
 
     def typed_rows(
         self,
@@ -278,54 +311,95 @@ class BatchWriter:
         files: Sequence[LandingFile],
         header: Sequence[str],
         identities: Mapping[str, FileRecord],
+        offsets: Sequence[tuple[str, str, int, int, int]],
     ) -> DataFrame:
         """The files' records typed by the registry, with lineage, errors and the raw record."""
         mapping, _, _ = transform.header_mapping(source, header)
-        lineage_rows = [
-            (spark_location(f), f.rel_path, identities[f.rel_path].file_date, identities[f.rel_path].file_hash)
-            for f in files
-        ]
-        lineage = self.spark.createDataFrame(
-            lineage_rows, "_path string, _source_file string, _file_date date, _file_hash string"
+        identity = {path: (identities[path].file_date, identities[path].file_hash) for path in identities}
+        splits = self.spark.createDataFrame(
+            [(uri, start, first, before, path, *identity[path]) for uri, path, start, first, before in offsets],
+            f"{transform.URI} string, {transform.BLOCK_START} bigint, _first_read bigint, _rows_before bigint, "
+            "_source_file string, _file_date date, _file_hash string",
         )
-        raw = read_raw(self.spark, source, files, len(header))
+        raw = transform.with_read_order(read_raw(self.spark, source, files, len(header)))
         return (
-            transform.with_record_number(raw)
-            .join(F.broadcast(lineage), transform.PATH, "left")
+            raw.join(F.broadcast(splits), [transform.URI, transform.BLOCK_START], "left")
+            .transform(transform.with_record_number)
             .transform(lambda d: transform.with_typed_columns(d, source, mapping))
             .withColumn("_raw_record", transform.raw_record(len(header), header))
             .withColumn(BATCH_COLUMN, F.lit(self.batch_id).cast("bigint"))
             .withColumn("_ingested_at", F.lit(self.ingested_at).cast("timestamp"))
         )
 
-    def count_rows(self, df: DataFrame) -> dict[str, Written]:
-        """Rows read and rows to quarantine per file. The files are read here, before any write:
-        failing now (``UnreadableFiles``) is safe to retry."""
-        try:
-            counts = (
-                df.groupBy("_source_file")
-                .agg(
-                    F.count(F.lit(1)).alias("rows"),
-                    F.sum(F.when(F.size(transform.ERRORS) > 0, 1).otherwise(0)).alias("bad"),
-                )
-                .collect()
-            )
-        except (AnalysisException, CapturedException, Py4JJavaError) as exc:
-            raise UnreadableFiles(_error_text(exc)) from exc
-        if any(row["_source_file"] is None for row in counts):
-            raise RuntimeError("internal error: rows could not be attributed to a landing file")
-        return {row["_source_file"]: Written(int(row["rows"]), int(row["bad"])) for row in counts}
+    def written_counts(self, table: str, paths: Sequence[str], source: str | None = None) -> dict[str, tuple]:
+        """Per file of ``paths``: (rows, lowest and highest record number) this batch appended to ``table``
+        (the quarantine: of ``source``). Reads two columns of the batch's own data files."""
+        rows = self.spark.table(table).where(
+            (F.col(BATCH_COLUMN) == self.batch_id) & F.col("_source_file").isin(list(paths))
+        )
+        if source is not None:
+            rows = rows.where(F.col("source") == source)
+        counts = rows.groupBy("_source_file").agg(F.count(F.lit(1)), F.min("_record_number"), F.max("_record_number"))
+        return {row[0]: (int(row[1]), row[2], row[3]) for row in counts.collect()}
 
-    def append_bronze(self, source: Source, valid: DataFrame, header: Sequence[str]) -> None:
+    @staticmethod
+    def ensure_conserved(written: Mapping[str, Written], *tables: Mapping[str, tuple]) -> None:
+        """Every record read is in bronze or the quarantine, numbered 1..rows: else the batch must not
+        commit (it is rolled back by the next run)."""
+        for path, outcome in written.items():
+            parts = [table[path] for table in tables if path in table]
+            rows = sum(part[0] for part in parts)
+            low = min(part[1] for part in parts) if parts else None
+            high = max(part[2] for part in parts) if parts else None
+            if (rows, low, high) != (outcome.rows_read, 1, outcome.rows_read):
+                raise RuntimeError(
+                    f"internal error: {path}: {outcome.rows_read} record(s) read, {rows} written "
+                    f"(record numbers {low}..{high}); the batch is not committed"
+                )
+
+    def quarantine_examples(self, source: Source, paths: Sequence[str], limit: int) -> dict[str, tuple[str, ...]]:
+        """The first quarantined records of each file with their reasons (``EXAMPLES`` per file), as the
+        quarantine append wrote them."""
+        rows = (
+            self.spark.table(QUARANTINE_TABLE)
+            .where(
+                (F.col(BATCH_COLUMN) == self.batch_id)
+                & (F.col("source") == source.name)
+                & F.col("_source_file").isin(list(paths))
+            )
+            .select("_source_file", "_record_number", "reason")
+            .orderBy("_source_file", "_record_number")
+            .limit(limit)
+            .collect()
+        )
+        examples: dict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            shown = examples[row["_source_file"]]
+            if len(shown) < EXAMPLES:
+                shown.append(f"record {row['_record_number']}: {row['reason']}")
+        return {path: tuple(shown) for path, shown in examples.items()}
+
+    def append_bronze(self, source: Source, valid: DataFrame, header: Sequence[str], rows: DataFrame) -> None:
         extras = transform.extra_columns(source, header)
         table_columns = self.evolve_schema(source, extras)
-        rows = transform.bronze_columns(valid, table_columns, extras)
-        rows.writeTo(source.table).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        appended = transform.bronze_columns(valid, table_columns, extras)
+        try:
+            with row_pass(self.spark):
+                appended.writeTo(source.table).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        except (CapturedException, Py4JJavaError) as exc:
+            # Nothing was committed. If the rows themselves cannot be read, the files are to blame.
+            try:
+                with row_pass(self.spark):
+                    rows.write.format("noop").mode("overwrite").save()
+            except (CapturedException, Py4JJavaError):
+                raise UnreadableFiles(_error_text(exc)) from exc
+            raise
         checkpoint("after_bronze_append")
 
     def append_quarantine(self, source: Source, bad: DataFrame) -> None:
         rows = transform.quarantine_columns(bad, source)
-        rows.writeTo(QUARANTINE_TABLE).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        with row_pass(self.spark):
+            rows.writeTo(QUARANTINE_TABLE).option(BATCH_PROPERTY, str(self.batch_id)).append()
         checkpoint("after_quarantine_append")
 
     def evolve_schema(self, source: Source, extras: dict[str, int]) -> list[str]:
@@ -339,22 +413,6 @@ class BatchWriter:
             self.spark.catalog.refreshTable(source.table)
             columns = self.spark.table(source.table).columns
         return columns
-
-
-def quarantine_examples(bad: DataFrame, limit: int) -> dict[str, tuple[str, ...]]:
-    """The first quarantined records of each file with their reasons (``EXAMPLES`` per file)."""
-    rows = (
-        bad.select("_source_file", "_record_number", F.array_join(transform.ERRORS, "; ").alias("reason"))
-        .orderBy("_source_file", "_record_number")
-        .limit(limit)
-        .collect()
-    )
-    examples: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        shown = examples[row["_source_file"]]
-        if len(shown) < EXAMPLES:
-            shown.append(f"record {row['_record_number']}: {row['reason']}")
-    return {path: tuple(shown) for path, shown in examples.items()}
 
 
 def _error_text(exc: Exception) -> str:
