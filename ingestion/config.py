@@ -6,7 +6,9 @@ explicitly to everything that needs it. Nothing reads environment variables at i
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ SHARED_DATASETS = PROJECT_DIR.parent / "shared" / "datasets"
 
 DEFAULT_HOME = ".lakehouse"
 DEFAULT_LANDING = "data/landing"
+DEFAULT_SNAPSHOT_RETENTION = "7d"
 
 
 class ConfigError(Exception):
@@ -41,6 +44,8 @@ class Settings:
     landing_uri: str | None = None
     """An ``s3://bucket/prefix/`` landing root (``ingestion.landing_s3``); ``landing`` is then the local folder
     its new objects are downloaded to for the run (``<home>/landing-cache``)."""
+    snapshot_retention: dt.timedelta = dt.timedelta(days=7)
+    """``lakehouse maintain`` expires table snapshots older than this (time travel stays possible inside it)."""
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
     @property
@@ -93,7 +98,8 @@ def load_settings(
     ``s3://bucket/prefix/`` landing is read through boto3, see ``ingestion.landing_s3``),
     ``LAKEHOUSE_SPARK_MASTER`` (default ``local[2]``), ``LAKEHOUSE_DRIVER_MEMORY`` (default ``2g``),
     ``LAKEHOUSE_TARGET`` (default ``local``), ``LAKEHOUSE_SETTLE_SECONDS`` (default ``0``: writers
-    upload under a temporary name and rename; set it when they write final names in place).
+    upload under a temporary name and rename; set it when they write final names in place),
+    ``LAKEHOUSE_SNAPSHOT_RETENTION`` (default ``7d``: how long ``lakehouse maintain`` keeps snapshots).
     """
     env = os.environ if env is None else env
     home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
@@ -114,6 +120,9 @@ def load_settings(
         dbt_target=env.get("LAKEHOUSE_TARGET", "local"),
         settle_seconds=_seconds(env.get("LAKEHOUSE_SETTLE_SECONDS", "0"), "LAKEHOUSE_SETTLE_SECONDS"),
         landing_uri=landing_uri,
+        snapshot_retention=parse_duration(
+            env.get("LAKEHOUSE_SNAPSHOT_RETENTION", DEFAULT_SNAPSHOT_RETENTION), "LAKEHOUSE_SNAPSHOT_RETENTION"
+        ),
     )
 
 
@@ -125,3 +134,18 @@ def _seconds(text: str, name: str) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {text!r}")
     return value
+
+
+DURATION = re.compile(r"^\s*(?P<amount>\d+)\s*(?P<unit>[smhdw])\s*$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, name: str) -> dt.timedelta:
+    """A duration written as a whole number and one unit: ``45s``, ``30m``, ``12h``, ``7d``, ``2w``."""
+    found = DURATION.match(text or "")
+    if not found:
+        raise ConfigError(
+            f"{name} must be a duration: a whole number and a unit, s (seconds), m (minutes), h (hours), "
+            f"d (days) or w (weeks), e.g. 7d, 12h, 30m; got {text!r}"
+        )
+    return dt.timedelta(**{UNITS[found["unit"]]: int(found["amount"])})

@@ -203,6 +203,29 @@ def repair(ctx: click.Context, yes: bool, orphans: bool, dry_run: bool) -> int:
     return rebuild_catalog(settings_of(ctx), ctx.obj["wait"], yes)
 
 
+@cli.command()
+@click.option(
+    "--older-than",
+    default=None,
+    metavar="DURATION",
+    help="Expire snapshots older than this, e.g. 7d, 12h, 30m (default: $LAKEHOUSE_SNAPSHOT_RETENTION, else 7d).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be done per table; change nothing.")
+@click.pass_context
+@handle_errors
+def maintain(ctx: click.Context, older_than: str | None, dry_run: bool) -> int:
+    """Per table: expire snapshots older than the retention (time travel stays possible inside it),
+    compact small files, rewrite manifests, remove orphan files; prints files and bytes before and after."""
+    from ingestion.config import parse_duration
+    from lakehouse.maintain import maintain as run_maintenance
+
+    retention = parse_duration(older_than, "--older-than") if older_than is not None else None
+    settings = settings_of(ctx)
+    require_home(settings)
+    retention = settings.snapshot_retention if retention is None else retention
+    return run_maintenance(settings, ctx.obj["wait"], retention, dry_run)
+
+
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context

@@ -10,7 +10,17 @@ from lakehouse.dbt_runner import list_relations, run_dbt
 from lakehouse.errors import FAILED, OK, RunFailed
 from lakehouse.guards import holding_state, spark_for
 from lakehouse.output import confirm, echo, format_table
-from lakehouse.repair import MOVED, FoundTable, find_tables, local_path, move_aside, orphan_files, register, remove
+from lakehouse.repair import (
+    MOVED,
+    FoundTable,
+    Orphan,
+    find_tables,
+    local_path,
+    move_aside,
+    orphan_files,
+    register,
+    remove,
+)
 from lakehouse.report import dbt_summary
 
 
@@ -69,26 +79,38 @@ def remove_orphans(settings: Settings, wait: float, dry_run: bool, yes: bool) ->
         confirm(f"Delete the files no snapshot references from the table folders of {settings.home}?")
     with holding_state(settings, "repair", wait):
         spark = spark_for(settings)
-        tables = find_tables(settings.warehouse_dir)
-        unregistered = [t.name for t in tables if not spark.catalog.tableExists(t.name)]
-        registered = [t for t in tables if t.name not in unregistered]
-        with ThreadPoolExecutor(4) as pool:  # small Spark jobs per table: overlap them
-            per_table = pool.map(
-                lambda t: orphan_files(spark, t.name, settings.warehouse_dir / f"{t.database}.db" / t.table),
-                registered,
-            )
-            found = [orphan for orphans in per_table for orphan in orphans]
-        total = sum(o.size for o in found)
-        verb = "would remove" if dry_run else "removing"
-        for orphan in found:
-            echo(f"  {verb} {orphan.path.relative_to(settings.warehouse_dir)} ({orphan.size} bytes)")
-        if not dry_run:
-            remove(found)
+        registered, unregistered = registered_tables(spark, settings)
+        found = clean_orphans(spark, settings, registered, dry_run)
     for name in unregistered:
         echo(f"  {name}: its folder is not a registered table: left alone (drop it by hand, or `lakehouse repair`)")
+    total = sum(o.size for o in found)
     touched = len({o.table for o in found})
     if dry_run:
         echo(f"dry run: {len(found)} orphan file(s), {total} bytes, in {touched} table(s); nothing was deleted")
     else:
         echo(f"removed {len(found)} orphan file(s), {total} bytes, from {touched} table(s)")
     return OK
+
+
+def registered_tables(spark, settings: Settings) -> tuple[list[FoundTable], list[str]]:
+    """The warehouse's Iceberg tables that the catalog knows, and the names of the table folders it does
+    not (views hold no folder: they are never listed)."""
+    tables = find_tables(settings.warehouse_dir)
+    unregistered = [t.name for t in tables if not spark.catalog.tableExists(t.name)]
+    return [t for t in tables if t.name not in unregistered], unregistered
+
+
+def clean_orphans(spark, settings: Settings, tables: list[FoundTable], dry_run: bool) -> list[Orphan]:
+    """The orphan files of ``tables`` (``orphan_files``), one line each; deleted unless ``dry_run``.
+    The caller holds the state lock."""
+    with ThreadPoolExecutor(4) as pool:  # small Spark jobs per table: overlap them
+        per_table = pool.map(
+            lambda t: orphan_files(spark, t.name, settings.warehouse_dir / f"{t.database}.db" / t.table), tables
+        )
+        found = [orphan for orphans in per_table for orphan in orphans]
+    verb = "would remove" if dry_run else "removing"
+    for orphan in found:
+        echo(f"  {verb} {orphan.path.relative_to(settings.warehouse_dir)} ({orphan.size} bytes)")
+    if not dry_run:
+        remove(found)
+    return found

@@ -52,7 +52,9 @@ def scenario(home: Path, landing: Path, steps: list[dict]) -> Results:
       point (exit code, stdout, stderr), as a user's shell would, but in the same process (and JVM)
       as the previous steps: state must still go through the warehouse and ledger on disk
       (an optional ``"stdin"`` text is the command's standard input);
-    - ``{"query": {name: sql}}`` reads tables (rows rendered like ``--format csv``: null -> "").
+    - ``{"query": {name: sql}}`` reads tables (rows rendered like ``--format csv``: null -> "");
+    - ``{"mark": NAME, "sleep": SECONDS}`` notes the moment (then pauses): later steps' ``{{mark:NAME}}``
+      becomes that UTC moment, ``{{seconds_since:NAME}}`` the seconds since, e.g. ``30s`` (None).
     """
     result = subprocess.run(
         [sys.executable, "-m", "tests.e2e.scenario_runner"],

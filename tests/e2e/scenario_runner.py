@@ -9,11 +9,14 @@ state still goes through the warehouse and the ledger on disk between them.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
+import math
 import os
 import shutil
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -67,10 +70,27 @@ def run_queries(queries: dict[str, str]) -> dict[str, list[dict[str, str]]]:
     return answer
 
 
+def with_marks(step: dict[str, Any], marks: dict[str, float]) -> dict[str, Any]:
+    """``step`` with ``{{mark:NAME}}`` replaced by the UTC moment of the ``{"mark": NAME}`` step (ISO, to the
+    millisecond) and ``{{seconds_since:NAME}}`` by the whole seconds since it, rounded up, as ``<N>s``."""
+    text = json.dumps(step)
+    for name, at in marks.items():
+        moment = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        text = text.replace(f"{{{{mark:{name}}}}}", moment)
+        text = text.replace(f"{{{{seconds_since:{name}}}}}", f"{math.ceil(time.time() - at)}s")
+    return json.loads(text)
+
+
 def play(steps: list[dict[str, Any]], landing: Path) -> list[Any]:
     results: list[Any] = []
+    marks: dict[str, float] = {}
     for step in steps:
-        if "land" in step:
+        step = with_marks(step, marks)
+        if "mark" in step:  # a moment later steps refer to; then an optional pause
+            marks[step["mark"]] = time.time()
+            time.sleep(step.get("sleep", 0))
+            results.append(None)
+        elif "land" in step:
             land(landing, step["land"])
             results.append(None)
         elif "cli" in step:

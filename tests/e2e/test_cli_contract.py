@@ -181,3 +181,18 @@ def test_readme_lists_every_environment_variable(tmp_path):
     assert sorted(n for n in names if f"`{n}`" not in environment) == []
     target = run_cli("env", home=tmp_path, env={"LAKEHOUSE_TARGET": "athena"})  # what the README says it does
     assert target.returncode == 0 and "export LAKEHOUSE_TARGET=athena" in target.stdout.splitlines()
+
+
+def test_maintain_refuses_a_bad_retention_before_any_work(tmp_path):
+    home = tmp_path / "nowhere"
+    for value in ("7x", "-1d", "1.5h", "week"):
+        result = run_cli("maintain", "--older-than", value, home=home)
+        assert result.returncode == 2, result.stderr
+        assert error_line(result) == (
+            "error: --older-than must be a duration: a whole number and a unit, s (seconds), m (minutes), "
+            f"h (hours), d (days) or w (weeks), e.g. 7d, 12h, 30m; got {value!r}"
+        )
+    setting = run_cli("maintain", home=home, env={"LAKEHOUSE_SNAPSHOT_RETENTION": "soon"})
+    assert setting.returncode == 2
+    assert error_line(setting).startswith("error: LAKEHOUSE_SNAPSHOT_RETENTION must be a duration: ")
+    assert not home.exists()
