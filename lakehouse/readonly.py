@@ -167,3 +167,43 @@ def run_read_only(spark, sql: str) -> tuple[list[str], list[tuple]]:
     except PySparkException as exc:
         first = str(exc).strip().splitlines()[0]
         raise RunFailed(friendly(exc) or f"query failed: {first}") from None
+
+
+def as_of_sql(spark, sql: str, millis: int, moment: str) -> str:
+    """``sql`` with every table it reads (``schema.table``) read as of ``millis`` (``TIMESTAMP AS OF``),
+    placed after each name at the position Spark's own parser gives; CTE names and metadata tables
+    (``gold.t.snapshots``) are left as they are. A table without a snapshot at or before ``millis`` is an
+    error naming it (``moment`` is how the message says the time)."""
+    from lakehouse.errors import RunFailed
+
+    try:
+        plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)
+    except Exception:  # noqa: BLE001 - run_read_only reports the syntax error
+        return sql
+    positions: dict[int, str] = {}
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        name = node.getClass().getSimpleName()
+        if name == "RelationTimeTravel":
+            from ingestion.config import ConfigError
+
+            raise ConfigError("--as-of and a time travel clause (timestamp/version as of) in the SQL: use one")
+        if name == "UnresolvedRelation" and node.multipartIdentifier().size() == 2:
+            stop = node.origin().stopIndex()
+            if stop.isDefined():
+                parts = node.multipartIdentifier()
+                positions[int(stop.get())] = f"{parts.apply(0)}.{parts.apply(1)}"
+        for seq in (node.children(), node.innerChildren(), node.subqueries()):
+            stack += [seq.apply(i) for i in range(seq.size())]
+    util = spark._jvm.org.apache.iceberg.spark.Spark3Util
+    for table in sorted(set(positions.values())):
+        try:
+            history = util.loadIcebergTable(spark._jsparkSession, table).history()
+        except Exception:  # noqa: BLE001 - not an Iceberg table (a view): Spark says why when it runs
+            continue
+        if not any(history.get(i).timestampMillis() <= millis for i in range(history.size())):
+            raise RunFailed(f"{table} did not exist at {moment} (--as-of): its first snapshot is later")
+    for stop in sorted(positions, reverse=True):
+        sql = f"{sql[: stop + 1]} TIMESTAMP AS OF timestamp_millis({millis}){sql[stop + 1 :]}"
+    return sql
