@@ -55,6 +55,8 @@ dbt-test: install
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse status > $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
 	grep -q 'last run: .*`demo` exit 0' $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test --select "test_type:unit"
+	# every gold table read through DuckDB (the default query engine) equals the Spark read, on this home
+	LAKEHOUSE_ENGINES_HOME=$(abspath $(CI_HOME)) $(BIN)/pytest -n 0 -p no:cacheprovider tests/e2e/test_query_engines.py -k every_gold_table
 	rm -rf $(CI_HOME)
 
 test: lint pytest dbt-test

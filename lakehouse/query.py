@@ -151,27 +151,29 @@ def quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def create_views(con, publication: Publication, as_of: dt.datetime | None, referenced: set[str]) -> None:
-    """One view per published table; as of a moment, each at the snapshot current then. A table the
-    query references that had no snapshot at that moment is an error naming it."""
-    schemas = sorted({name.split(".", 1)[0] for name in publication.tables})
-    for schema in schemas:
-        con.execute(f'create schema "{schema}"')
-    for name, metadata_file in publication.tables.items():
+def create_views(con, publication: Publication, as_of: dt.datetime | None, names: list[str]) -> None:
+    """A view per published table of ``names``; as of a moment, each at the snapshot current then. A
+    table that had no snapshot at that moment is an error naming it."""
+    for schema in sorted({name.split(".", 1)[0] for name in names}):
+        con.execute(f'create schema if not exists "{schema}"')
+    for name in names:
+        metadata_file = publication.tables[name]
         schema, table = name.split(".", 1)
         option = ""
         if as_of is not None:
             snapshot = snapshot_at(json.loads(metadata_file.read_text()), epoch_millis(as_of))
             if snapshot is None:
-                if name in referenced:
-                    raise RunFailed(
-                        f"{name} did not exist at {describe_moment(as_of)} (--as-of): its first snapshot is later"
-                    )
-                continue
+                raise RunFailed(
+                    f"{name} did not exist at {describe_moment(as_of)} (--as-of): its first snapshot is later"
+                )
             option = f", snapshot_from_id = {snapshot}"
         con.execute(
             f'create view "{schema}"."{table}" as select * from iceberg_scan({quoted(str(metadata_file))}{option})'
         )
+
+
+def existed(metadata_file: Path, as_of: dt.datetime) -> bool:
+    return snapshot_at(json.loads(metadata_file.read_text()), epoch_millis(as_of)) is not None
 
 
 def check_read_only(con, sql: str) -> None:
@@ -216,10 +218,20 @@ def duckdb_answer(settings: Settings, sql: str, as_of: dt.datetime | None) -> tu
         check_read_only(con, sql)
         publication = read_publication(settings)
         referenced = referenced_tables(sql)
-        create_views(con, publication, as_of, referenced)
+        # a view binds (reads its table's metadata) when it is created: only those the statement names,
+        # all of them when it names none (SHOW TABLES) or one the parser did not see
+        wanted = [name for name in publication.tables if name in referenced] if referenced else []
+        everything = [name for name in publication.tables if as_of is None or existed(publication.tables[name], as_of)]
+        create_views(con, publication, as_of, wanted or everything)
         lock_down(con, settings.warehouse_dir)
         try:
-            result = con.execute(sql)
+            try:
+                result = con.execute(sql)
+            except duckdb.CatalogException:
+                if not wanted:
+                    raise
+                create_views(con, publication, as_of, [name for name in everything if name not in wanted])
+                result = con.execute(sql)
             columns = [d[0] for d in result.description] if result.description else []
             rows = [tuple(plain(v) for v in row) for row in result.fetchall()]
         except duckdb.CatalogException as exc:
