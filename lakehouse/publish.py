@@ -45,24 +45,20 @@ def publication_path(home: Path) -> Path:
 
 
 def current_metadata(spark) -> dict[str, str]:
-    """``{"schema.table": metadata file location}`` of every Iceberg table of the session's catalog,
-    read from the catalog by Iceberg's Java API (no query runs; views and non-Iceberg tables left out)."""
-    from py4j.protocol import Py4JJavaError
-
-    util = spark._jvm.org.apache.iceberg.spark.Spark3Util
+    """``{"schema.table": metadata file location}`` of every Iceberg table of the session's catalog: the
+    ``metadata_location`` pointer Iceberg's Hive catalog commits (compare-and-swap) on each table, read
+    from the session's metastore client (no query runs; views and non-Iceberg tables left out)."""
+    catalog = spark._jsparkSession.sharedState().externalCatalog()
     tables: dict[str, str] = {}
-    for (database,) in spark.sql("show databases").collect():
-        views = {row.viewName for row in spark.sql(f"show views in `{database}`").collect()}
-        for row in spark.sql(f"show tables in `{database}`").collect():
-            if row.isTemporary or row.tableName in views:
-                continue
-            name = f"{database}.{row.tableName}"
-            try:
-                table = util.loadIcebergTable(spark._jsparkSession, name)
-                table.refresh()
-                tables[name] = str(table.operations().current().metadataFileLocation())
-            except Py4JJavaError:  # not an Iceberg table (nothing of ours), or dropped meanwhile
-                continue
+    databases = catalog.listDatabases()
+    for i in range(databases.size()):
+        database = databases.apply(i)
+        names = catalog.listTables(database)
+        for j in range(names.size()):
+            table = catalog.getTable(database, names.apply(j))
+            location = table.properties().get("metadata_location")
+            if table.tableType().name() != "VIEW" and location.isDefined():
+                tables[f"{database}.{names.apply(j)}"] = str(location.get())
     return dict(sorted(tables.items()))
 
 
