@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -105,11 +106,12 @@ def run(args: argparse.Namespace) -> dict:
     duckdb_runs = [query_seconds(home, "duckdb") for _ in range(5)]
     spark_runs = [query_seconds(home, "spark") for _ in range(2)]
     assert duckdb_runs[0][1] == spark_runs[0][1], "the engines disagree:\n" + duckdb_runs[0][1] + spark_runs[0][1]
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     duck = statistics.median(s for s, _ in duckdb_runs)
     spark = statistics.median(s for s, _ in spark_runs)
     figures += [
-        {"name": "lakehouse query (duckdb)", "seconds": duck, "rows": rows, "note": "median of 5 processes"},
-        {"name": "lakehouse query --engine spark", "seconds": spark, "rows": rows, "note": "median of 2 processes"},
+        {"name": "lakehouse query (duckdb)", "seconds": duck, "rows": rows, "note": f"median of 5; {load}"},
+        {"name": "lakehouse query --engine spark", "seconds": spark, "rows": rows, "note": f"median of 2; {load}"},
     ]
     ratios = [
         {"name": "duckdb query seconds", "value": duck, "goal": "< 1", "met": duck < 1},
