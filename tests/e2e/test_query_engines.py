@@ -115,6 +115,10 @@ def test_a_run_in_progress_is_invisible_and_as_of_reads_the_past_on_both_engines
     unknown = duck(home, "select * from gold.no_such_table")
     assert unknown.returncode == 1
     assert error_line(unknown).startswith("error: query failed: no table gold.no_such_table in what `run` published")
+    view = duck(home, "select * from staging.stg_telecom__subscriptions")  # a Spark view: Spark only
+    assert view.returncode == 1 and "(views and anything else Spark-only: --engine spark)" in error_line(view)
+    listed = {(row["schema"], row["name"]) for row in rows_of(duck(home, "show all tables"))}
+    assert {("gold", "subscription_loads"), ("bronze", "telecom_subscriptions"), ("meta", "ingest_files")} <= listed
 
 
 # --- every gold table, value for value: on the home `make dbt-test` builds with all five domains ----
