@@ -69,6 +69,8 @@ dbt-test: install browser
 	# source freshness, the lineage graph in Chromium (screenshot in test-artifacts/)
 	LAKEHOUSE_DOCS_HOME=$(CI_HOME) $(BIN)/pytest -n 0 -p no:cacheprovider tests/e2e/test_docs_site.py
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test --select "test_type:unit"
+	# every gold table read through DuckDB (the default query engine) equals the Spark read, on this home
+	LAKEHOUSE_ENGINES_HOME=$(abspath $(CI_HOME)) $(BIN)/pytest -n 0 -p no:cacheprovider tests/e2e/test_query_engines.py -k every_gold_table
 	rm -rf $(CI_HOME)
 
 test: lint pytest dbt-test

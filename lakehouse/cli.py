@@ -151,21 +151,30 @@ def ingest(ctx: click.Context, landing: str | None, source: str | None, strict: 
     help="Read the SQL from FILE (`-f -` or a SQL argument of `-`: from standard input).",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: the published tables, no JVM, DuckDB SQL; spark: Spark SQL on the catalog (views, metadata tables).",
+)
+@click.option("--as-of", "as_of", default=None, metavar="TIMESTAMP", help="Every table as it was then (UTC).")
 @click.pass_context
 @handle_errors
-def query(ctx: click.Context, sql: str | None, sql_file, fmt: str) -> int:
-    """Run one read-only SQL statement (SELECT/WITH, SHOW, DESCRIBE, EXPLAIN) and print the result.
+def query(ctx: click.Context, sql: str | None, sql_file, fmt: str, engine: str, as_of: str | None) -> int:
+    """Run one read-only SQL statement and print the result: on DuckDB (default) over the tables the
+    last finished command published, or on Spark (`--engine spark`).
 
     SQL is the argument, `-f FILE`, or `-` for standard input. Anything that writes is refused (exit 2).
     """
     from lakehouse.output import FORMATS
-    from lakehouse.readonly import run_read_only
+    from lakehouse.query import answer, parse_as_of
 
     sql = read_sql(sql, sql_file)
+    moment = parse_as_of(as_of)
     settings = settings_of(ctx)
     require_home(settings)
-    with holding_state(settings, "query", ctx.obj["wait"]):
-        columns, rows = run_read_only(spark_for(settings), sql)
+    columns, rows = answer(settings, sql, engine, moment, ctx.obj["wait"])
     echo(FORMATS[fmt](columns, rows))
     return OK
 

@@ -12,6 +12,7 @@ from ingestion.config import ConfigError, Settings
 from lakehouse.errors import RunFailed
 from lakehouse.lock import describe, state_lock
 from lakehouse.output import echo
+from lakehouse.publish import publish_after
 
 RECOVERING = ("run", "ingest", "demo")
 """Commands that roll back an interrupted ingestion batch before they start (``Ledger.recover``)."""
@@ -19,7 +20,9 @@ RECOVERING = ("run", "ingest", "demo")
 
 @contextlib.contextmanager
 def holding_state(settings: Settings, command: str, wait: float) -> Iterator[None]:
-    """The state directory's lock for ``command``; says so when the previous holder was killed."""
+    """The state directory's lock for ``command``; says so when the previous holder was killed. When the
+    block finishes (no exception), a command that may change tables publishes their committed metadata
+    for `lakehouse query` before it lets the lock go (``lakehouse.publish``)."""
     with state_lock(settings.lock_file, command, wait) as died:
         if died and command in RECOVERING:
             echo(
@@ -32,6 +35,7 @@ def holding_state(settings: Settings, command: str, wait: float) -> Iterator[Non
                 "repairs nothing: the next `lakehouse run` (or `ingest`) rolls back or completes what it left half-done"
             )
         yield
+        publish_after(settings.home, command)
 
 
 def require_home(settings: Settings) -> None:

@@ -167,3 +167,47 @@ def run_read_only(spark, sql: str) -> tuple[list[str], list[tuple]]:
     except PySparkException as exc:
         first = str(exc).strip().splitlines()[0]
         raise RunFailed(friendly(exc) or f"query failed: {first}") from None
+
+
+def as_of_sql(spark, sql: str, millis: int, moment: str) -> str:
+    """``sql`` with every table it reads (``schema.table``) read as of ``millis`` (``TIMESTAMP AS OF``),
+    placed after each name at the position Spark's own parser gives; CTE names and metadata tables
+    (``gold.t.snapshots``) are left as they are. A table without a snapshot at or before ``millis`` is an
+    error naming it (``moment`` is how the message says the time)."""
+    from ingestion.config import ConfigError
+    from lakehouse.errors import RunFailed
+
+    try:
+        plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)
+    except Exception:  # noqa: BLE001 - run_read_only reports the syntax error
+        return sql
+    if why := refusal(_node(plan)):  # refused as written, before any rewriting
+        raise ConfigError(why)
+    positions: dict[int, str] = {}
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        name = node.getClass().getSimpleName()
+        if name == "RelationTimeTravel":
+            raise ConfigError("--as-of and a time travel clause (timestamp/version as of) in the SQL: use one")
+        if name == "UnresolvedRelation":
+            ident = node.multipartIdentifier()
+            parts = [str(ident.apply(i)) for i in range(ident.size())]
+            if len(parts) == 3 and parts[0].lower() == "spark_catalog":
+                parts = parts[1:]
+            stop = node.origin().stopIndex()
+            if len(parts) == 2 and stop.isDefined():  # not a CTE (one part) nor a metadata table (three)
+                positions[int(stop.get())] = ".".join(parts)
+        for seq in (node.children(), node.innerChildren(), node.subqueries()):
+            stack += [seq.apply(i) for i in range(seq.size())]
+    util = spark._jvm.org.apache.iceberg.spark.Spark3Util
+    for table in sorted(set(positions.values())):
+        try:
+            history = util.loadIcebergTable(spark._jsparkSession, table).history()
+        except Exception:  # noqa: BLE001 - not an Iceberg table (a view): Spark says why when it runs
+            continue
+        if not any(history.get(i).timestampMillis() <= millis for i in range(history.size())):
+            raise RunFailed(f"{table} did not exist at {moment} (--as-of): its first snapshot is later")
+    for stop in sorted(positions, reverse=True):
+        sql = f"{sql[: stop + 1]} TIMESTAMP AS OF timestamp_millis({millis}){sql[stop + 1 :]}"
+    return sql

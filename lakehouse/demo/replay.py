@@ -13,6 +13,7 @@ from lakehouse.errors import FAILED, OK
 from lakehouse.guards import holding_state, spark_for
 from lakehouse.output import echo, format_table
 from lakehouse.pipeline import Build, run_pipeline
+from lakehouse.publish import publish
 from lakehouse.report import write_run_report
 
 RESULTS = [
@@ -53,6 +54,7 @@ def replay(spark, settings: Settings, outbox: Path, days: Sequence[Sequence[Path
         before = table_counts(spark, tables)
         report, outcome = run_pipeline(spark, settings, Build(), verbose)
         write_run_report(settings.runs_dir, "demo", report, outcome, FAILED if outcome.failed else OK)
+        publish(spark, settings.home, "demo")  # each day is a finished run for `lakehouse query`
         after = table_counts(spark, tables)
         changes = [(t, before[t], after[t], change(before[t], after[t])) for t in tables]
         echo("what changed")

@@ -46,7 +46,7 @@ def bad_day_steps(files, events: list) -> list[dict]:
     (files / "headerless.csv").write_text("9201,Cy,Ng,Postpaid,40,2023-08-03\n9202,Di,Ho,Postpaid,45,2023-08-04\n")
     (files / "fixed.csv").write_text(HEADER + (files / "headerless.csv").read_text())
     return [
-        *[{"cli": ["query", sql]} for sql in WRITES],
+        *[{"cli": ["query", sql, "--engine", "spark"]} for sql in WRITES],  # Spark's plan-based refusal
         {"query": {"state": STATE_SQL}},
         {"cli": ["query", "-- every row\nselect count(*) as n from bronze.telecom_subscriptions", "--format", "csv"]},
         {"cli": ["query", "-f", str(files / "plans.sql"), "--format", "json"]},

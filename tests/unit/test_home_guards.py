@@ -75,7 +75,7 @@ def test_lost_metastore_is_refused_before_spark_and_nothing_is_written(tmp_path)
     metadata(warehouse / "meta.db" / "ingest_files", 0, "m", 1_000, [1_000])
     before = sorted(p.relative_to(home) for p in warehouse.rglob("*"))
 
-    for command in (["status"], ["ingest"], ["query", "select 1"]):
+    for command in (["status"], ["ingest"], ["query", "select 1", "--engine", "spark"]):
         result = run_cli(*command, home=home, landing=tmp_path / "landing")
         assert result.returncode == 1, result.stdout + result.stderr
         assert result.stderr.strip() == (
