@@ -12,6 +12,7 @@ from lakehouse.guards import holding_state, spark_for
 from lakehouse.output import confirm, echo, format_table
 from lakehouse.repair import MOVED, FoundTable, find_tables, local_path, move_aside, orphan_files, register, remove
 from lakehouse.report import dbt_summary
+from lakehouse.selection import forget_record
 
 
 def tables_to_register(settings: Settings) -> list[FoundTable]:
@@ -38,6 +39,7 @@ def rebuild_catalog(settings: Settings, wait: float, yes: bool) -> int:
             "The current metastore is kept aside"
         )
     with holding_state(settings, "repair", wait):
+        forget_record(settings)  # the next run builds everything
         moved = move_aside(settings.metastore_dir)
         if moved:
             echo(f"the old metastore is kept in {moved}")
