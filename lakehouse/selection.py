@@ -231,6 +231,8 @@ class Plan:
     dirty: list[str] = field(default_factory=list)
     """Nodes this build runs with definitions or vars the record does not know (added before it)."""
     ledger: LedgerView | None = None
+    unfinished: bool = False
+    """A --full-refresh before this build did not finish: this one does not make up for it."""
 
     def report(self) -> dict[str, Any]:
         """What the run report JSON keeps (``dbt.selection``)."""
@@ -247,7 +249,10 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
     if build.select or build.full_refresh:
         flags = [f"--select {build.select!r}"] if build.select else []
         flags = " ".join(flags + ["--full-refresh"] * build.full_refresh)
-        return Plan("as given", build.select, why=f"{flags} as given", **base)
+        earlier = load_record(settings)
+        plan = Plan("as given", build.select, why=f"{flags} as given", **base)
+        plan.unfinished = earlier is not None and earlier.incomplete is not None
+        return plan
     record = load_record(settings)
     everything = None
     if record is None or record.incomplete:
@@ -402,7 +407,8 @@ def after_build(settings: Settings, plan: Plan, outcome: DbtOutcome) -> None:
     as_of_models = graph.downstream(graph.tagged(AS_OF_TAG))
     if as_of_models and as_of_models <= done and plan.vars == record.vars:
         record.as_of_date = as_of
-    record = replace(record, batch=ledger.latest, batch_us=ledger.latest_us, incomplete=None)
+    incomplete = record.incomplete if plan.unfinished else None
+    record = replace(record, batch=ledger.latest, batch_us=ledger.latest_us, incomplete=incomplete)
     save_record(settings, record)
 
 

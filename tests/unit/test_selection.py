@@ -160,6 +160,13 @@ def test_a_full_refresh_that_does_not_finish_leaves_no_record(tmp_path):
     plan = plan_build(settings, build, read_ledger(LEDGER))
     before_build(settings, plan, build.args())  # ... and the build is killed
     assert plan_build(settings, Build(), read_ledger(LEDGER)).mode == "everything"
+    settings.dbt_target_dir.mkdir(parents=True)
+    (settings.dbt_target_dir / "manifest.json").write_text(json.dumps(MANIFEST))
+    smaller = Build(select="gold_a")  # a later --select build does not make up for it
+    after_build(settings, plan_build(settings, smaller, read_ledger(LEDGER)), DbtOutcome(["build"], True, []))
+    assert plan_build(settings, Build(), read_ledger(LEDGER)).mode == "everything"
+    after_build(settings, plan, DbtOutcome(["build"], True, []))  # had the full refresh finished
+    assert plan_build(settings, Build(), read_ledger(LEDGER)).mode == "skip"
 
 
 def test_the_fingerprint_follows_file_contents_not_places(tmp_path):
