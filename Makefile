@@ -8,13 +8,14 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 CI_HOME := .lakehouse-ci
 
-.PHONY: install demo test lint pytest dbt-test bench soak clean reset help package deploy destroy
+.PHONY: install demo test lint pytest dbt-test bench bench-full soak clean reset help package deploy destroy
 
 help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
 	@echo "make test   - install, lint, pytest (unit + end-to-end), dbt build/test on generated data"
 	@echo "make lint   - ruff + sqlfluff"
-	@echo "make bench  - ingestion and pipeline timings"
+	@echo "make bench  - the benchmarks at their default size (about 10 minutes): one table of figures and ratios"
+	@echo "make bench-full - the same at 365 days of history (long)"
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make reset  - delete local state (.lakehouse); landing files are kept"
 	@echo "make package - build the AWS artifacts in dist/aws/ (Glue job scripts, ingestion.zip, dbt_project.zip, wheel)"
@@ -29,6 +30,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
+.PHONY: browser
+# Debian's chromium for the lineage site's browser test (playwright drives /usr/bin/chromium and downloads
+# no browser). Installed when absent if apt-get is there and we are root; otherwise that test skips, saying why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (apt-get) for the lineage site's browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "warning: chromium could not be installed: the browser test will skip"; \
+	fi
+
 $(CHECKOV_STAMP): requirements-checkov.lock
 	$(PY) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
@@ -42,25 +53,32 @@ lint: install
 	$(BIN)/ruff format --check ingestion lakehouse tests infra
 	$(BIN)/sqlfluff lint models tests/dbt macros
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest
 
 # A clean dbt build + test of every model of all five domains together on generated data, through
 # the same CLI users run (the demo; data tests run inside the build); then the dbt unit tests, which
 # runs leave out. Incremental branches are exercised per domain by the end-to-end tests.
-dbt-test: install
+dbt-test: install browser
 	rm -rf $(CI_HOME)
 	LAKEHOUSE_HOME=$(CI_HOME) LAKEHOUSE_LANDING=$(CI_HOME)/landing $(BIN)/lakehouse demo --days 1
 	# demo runs are runs: status shows the last one, and the conservation check holds for every domain
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse status > $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
 	grep -q 'last run: .*`demo` exit 0' $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
+	# the lineage site over this built home: column types, every column of every table documented,
+	# source freshness, the lineage graph in Chromium (screenshot in test-artifacts/)
+	LAKEHOUSE_DOCS_HOME=$(CI_HOME) $(BIN)/pytest -n 0 -p no:cacheprovider tests/e2e/test_docs_site.py
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test --select "test_type:unit"
 	rm -rf $(CI_HOME)
 
 test: lint pytest dbt-test
 
+# Figures and their ratios from one run (BENCHMARKS.md); JSON results in bench/. Never part of `make test`.
 bench: install
-	$(BIN)/python tests/bench/bench_pipeline.py
+	$(BIN)/python tests/bench/run.py
+
+bench-full: install
+	$(BIN)/python tests/bench/run.py --full
 
 # The reliability suite with a long kill loop and more small files (LAKEHOUSE_TEST_SEED replays).
 soak: install
@@ -87,4 +105,4 @@ reset:
 	rm -rf .lakehouse
 
 clean: reset
-	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache dist build
+	rm -rf $(VENV) $(CHECKOV_VENV) data $(CI_HOME) .pytest_cache .ruff_cache dist build test-artifacts

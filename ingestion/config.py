@@ -69,6 +69,11 @@ class Settings:
         return self.home / "dbt" / "logs"
 
     @property
+    def docs_dir(self) -> Path:
+        """The lineage site ``lakehouse docs`` writes (one self-contained folder)."""
+        return self.home / "docs"
+
+    @property
     def lock_file(self) -> Path:
         return self.home / "lakehouse.lock"
 

@@ -21,6 +21,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
@@ -41,7 +42,7 @@ from ingestion.files import (
 from ingestion.landing import Landing, open_landing
 from ingestion.ledger import ARCHIVABLE, BATCH_COLUMN, FileRecord, FileStatus, KnownFiles, Ledger
 from ingestion.registry import LINEAGE_COLUMNS, QUARANTINE_TABLE, SOURCES, Source
-from ingestion.spark import TABLE_PROPERTIES
+from ingestion.spark import TABLE_PROPERTIES, row_pass
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,23 @@ class IngestReport:
         return sum(s.files_rejected for s in self.sources.values())
 
 
+HASHED, INGESTED = "hashed", "ingested"
+"""The steps a ``Progress`` hears of."""
+
+
+class Progress(Protocol):
+    """Where a batch is, for a caller that shows it (``lakehouse run``'s live progress): called with
+    ``step`` ``HASHED`` after each new file is hashed, and ``INGESTED`` after each group of files
+    is written, with the files ``done`` of ``total`` and the ``rows`` read so far. A plain callable:
+    ingestion imports nothing to show it."""
+
+    def __call__(self, step: str, done: int, total: int, rows: int = 0) -> None: ...
+
+
+def no_progress(step: str, done: int, total: int, rows: int = 0) -> None:
+    """The default ``Progress``: nothing shown."""
+
+
 # --- tables ------------------------------------------------------------------------------------
 def create_bronze_table(spark: SparkSession, source: Source) -> None:
     columns = [f"`{c.name}` {c.type} comment {sql_string(c.description)}" for c in source.columns]
@@ -170,7 +188,8 @@ def hadoop_path(file: LandingFile) -> str:
 
 
 def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], width: int) -> DataFrame:
-    """Read files sharing one header as all-string positional columns plus path and split offset."""
+    """Read files sharing one header as all-string positional columns plus the file's URI (as Spark names
+    it) and split offset."""
     options = source.csv
     df = (
         spark.read.schema(transform.raw_read_schema(width))
@@ -186,8 +205,8 @@ def read_raw(spark: SparkSession, source: Source, files: Sequence[LandingFile], 
     )
     return df.select(
         "*",
-        transform.normalize_path(F.col("_metadata.file_path")).alias(transform.PATH),
-        F.col("_metadata.file_block_start").alias("_block_start"),
+        F.col("_metadata.file_path").alias(transform.URI),
+        F.col("_metadata.file_block_start").alias(transform.BLOCK_START),
     )
 
 
@@ -240,19 +259,51 @@ class BatchWriter:
     ) -> dict[str, Written]:
         """Append the rows of ``files`` (sharing ``header``) to bronze, and those that cannot be typed to
         the quarantine; ``identities`` gives each file's date and hash. Returns what each file wrote
-        (a file without data rows is absent). Raises ``UnreadableFiles`` before any write."""
-        df = self.typed_rows(source, files, header, identities).persist()
-        try:
-            written = self.count_rows(df)
-            valid, bad = transform.split_quarantine(df)
-            self.append_bronze(source, valid, header)
-            if any(w.rows_quarantined for w in written.values()):
-                self.append_quarantine(source, bad)
-                examples = quarantine_examples(bad, limit=EXAMPLES * len(files))
-                written = {path: replace(w, examples=examples.get(path, ())) for path, w in written.items()}
-        finally:
-            df.unpersist()
+        (a file without data rows is absent). Raises ``UnreadableFiles`` when nothing was written.
+
+        The passes over the files: one that only splits lines (records per split, for record numbers and
+        rows read), one that parses, types and appends the valid rows to bronze, and, only when that
+        append left rows out, one more that appends the invalid rows to the quarantine. No copy of the
+        rows is kept; counts and examples are read back from what the appends committed."""
+        locations = {spark_location(f): f.rel_path for f in files}
+        rows_read, offsets = self.read_counts(source, files, header, locations)
+        if not rows_read:
+            return {}
+        rows = self.typed_rows(source, files, header, identities, offsets)
+        valid, bad = transform.split_quarantine(rows)
+        self.append_bronze(source, valid, header, rows)
+        paths = sorted(rows_read)
+        in_bronze = self.written_counts(source.table, paths)
+        written = {path: Written(rows, rows - in_bronze.get(path, (0, 0, 0))[0]) for path, rows in rows_read.items()}
+        if any(w.rows_quarantined for w in written.values()):
+            self.append_quarantine(source, bad)
+            examples = self.quarantine_examples(source, paths, limit=EXAMPLES * len(files))
+            written = {path: replace(w, examples=examples.get(path, ())) for path, w in written.items()}
+            in_quarantine = self.written_counts(QUARANTINE_TABLE, paths, source.name)
+        else:
+            in_quarantine = {}
+        self.ensure_conserved(written, in_bronze, in_quarantine)
         return written
+
+    def read_counts(
+        self, source: Source, files: Sequence[LandingFile], header: Sequence[str], locations: Mapping[str, str]
+    ) -> tuple[dict[str, int], list[tuple[str, str, int, int, int]]]:
+        """Rows read per file, and each split's (URI, file, block start, first read order, rows before)
+        (``transform.block_offsets``). The files are
+        read here, before any write: failing now (``UnreadableFiles``) is safe to retry."""
+        raw = transform.with_read_order(read_raw(self.spark, source, files, len(header)))
+        try:
+            counts = transform.block_counts(raw).collect()
+        except (AnalysisException, CapturedException, Py4JJavaError) as exc:
+            raise UnreadableFiles(_error_text(exc)) from exc
+        rows_read: dict[str, int] = defaultdict(int)
+        for _, path, _, _, rows in counts:
+            if path not in locations:
+                raise RuntimeError("internal error: rows could not be attributed to a landing file")
+            rows_read[locations[path]] += rows
+        files_of = {uri: locations[path] for uri, path, _, _, _ in counts}
+        offsets = transform.block_offsets([(uri, start, first, rows) for uri, _, start, first, rows in counts])
+        return dict(rows_read), [(uri, files_of[uri], start, first, before) for uri, start, first, before in offsets]
 
     def typed_rows(
         self,
@@ -260,54 +311,95 @@ class BatchWriter:
         files: Sequence[LandingFile],
         header: Sequence[str],
         identities: Mapping[str, FileRecord],
+        offsets: Sequence[tuple[str, str, int, int, int]],
     ) -> DataFrame:
         """The files' records typed by the registry, with lineage, errors and the raw record."""
         mapping, _, _ = transform.header_mapping(source, header)
-        lineage_rows = [
-            (spark_location(f), f.rel_path, identities[f.rel_path].file_date, identities[f.rel_path].file_hash)
-            for f in files
-        ]
-        lineage = self.spark.createDataFrame(
-            lineage_rows, "_path string, _source_file string, _file_date date, _file_hash string"
+        identity = {path: (identities[path].file_date, identities[path].file_hash) for path in identities}
+        splits = self.spark.createDataFrame(
+            [(uri, start, first, before, path, *identity[path]) for uri, path, start, first, before in offsets],
+            f"{transform.URI} string, {transform.BLOCK_START} bigint, _first_read bigint, _rows_before bigint, "
+            "_source_file string, _file_date date, _file_hash string",
         )
-        raw = read_raw(self.spark, source, files, len(header))
+        raw = transform.with_read_order(read_raw(self.spark, source, files, len(header)))
         return (
-            transform.with_record_number(raw)
-            .join(F.broadcast(lineage), transform.PATH, "left")
+            raw.join(F.broadcast(splits), [transform.URI, transform.BLOCK_START], "left")
+            .transform(transform.with_record_number)
             .transform(lambda d: transform.with_typed_columns(d, source, mapping))
             .withColumn("_raw_record", transform.raw_record(len(header), header))
             .withColumn(BATCH_COLUMN, F.lit(self.batch_id).cast("bigint"))
             .withColumn("_ingested_at", F.lit(self.ingested_at).cast("timestamp"))
         )
 
-    def count_rows(self, df: DataFrame) -> dict[str, Written]:
-        """Rows read and rows to quarantine per file. The files are read here, before any write:
-        failing now (``UnreadableFiles``) is safe to retry."""
-        try:
-            counts = (
-                df.groupBy("_source_file")
-                .agg(
-                    F.count(F.lit(1)).alias("rows"),
-                    F.sum(F.when(F.size(transform.ERRORS) > 0, 1).otherwise(0)).alias("bad"),
-                )
-                .collect()
-            )
-        except (AnalysisException, CapturedException, Py4JJavaError) as exc:
-            raise UnreadableFiles(_error_text(exc)) from exc
-        if any(row["_source_file"] is None for row in counts):
-            raise RuntimeError("internal error: rows could not be attributed to a landing file")
-        return {row["_source_file"]: Written(int(row["rows"]), int(row["bad"])) for row in counts}
+    def written_counts(self, table: str, paths: Sequence[str], source: str | None = None) -> dict[str, tuple]:
+        """Per file of ``paths``: (rows, lowest and highest record number) this batch appended to ``table``
+        (the quarantine: of ``source``). Reads two columns of the batch's own data files."""
+        rows = self.spark.table(table).where(
+            (F.col(BATCH_COLUMN) == self.batch_id) & F.col("_source_file").isin(list(paths))
+        )
+        if source is not None:
+            rows = rows.where(F.col("source") == source)
+        counts = rows.groupBy("_source_file").agg(F.count(F.lit(1)), F.min("_record_number"), F.max("_record_number"))
+        return {row[0]: (int(row[1]), row[2], row[3]) for row in counts.collect()}
 
-    def append_bronze(self, source: Source, valid: DataFrame, header: Sequence[str]) -> None:
+    @staticmethod
+    def ensure_conserved(written: Mapping[str, Written], *tables: Mapping[str, tuple]) -> None:
+        """Every record read is in bronze or the quarantine, numbered 1..rows: else the batch must not
+        commit (it is rolled back by the next run)."""
+        for path, outcome in written.items():
+            parts = [table[path] for table in tables if path in table]
+            rows = sum(part[0] for part in parts)
+            low = min(part[1] for part in parts) if parts else None
+            high = max(part[2] for part in parts) if parts else None
+            if (rows, low, high) != (outcome.rows_read, 1, outcome.rows_read):
+                raise RuntimeError(
+                    f"internal error: {path}: {outcome.rows_read} record(s) read, {rows} written "
+                    f"(record numbers {low}..{high}); the batch is not committed"
+                )
+
+    def quarantine_examples(self, source: Source, paths: Sequence[str], limit: int) -> dict[str, tuple[str, ...]]:
+        """The first quarantined records of each file with their reasons (``EXAMPLES`` per file), as the
+        quarantine append wrote them."""
+        rows = (
+            self.spark.table(QUARANTINE_TABLE)
+            .where(
+                (F.col(BATCH_COLUMN) == self.batch_id)
+                & (F.col("source") == source.name)
+                & F.col("_source_file").isin(list(paths))
+            )
+            .select("_source_file", "_record_number", "reason")
+            .orderBy("_source_file", "_record_number")
+            .limit(limit)
+            .collect()
+        )
+        examples: dict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            shown = examples[row["_source_file"]]
+            if len(shown) < EXAMPLES:
+                shown.append(f"record {row['_record_number']}: {row['reason']}")
+        return {path: tuple(shown) for path, shown in examples.items()}
+
+    def append_bronze(self, source: Source, valid: DataFrame, header: Sequence[str], rows: DataFrame) -> None:
         extras = transform.extra_columns(source, header)
         table_columns = self.evolve_schema(source, extras)
-        rows = transform.bronze_columns(valid, table_columns, extras)
-        rows.writeTo(source.table).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        appended = transform.bronze_columns(valid, table_columns, extras)
+        try:
+            with row_pass(self.spark):
+                appended.writeTo(source.table).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        except (CapturedException, Py4JJavaError) as exc:
+            # Nothing was committed. If the rows themselves cannot be read, the files are to blame.
+            try:
+                with row_pass(self.spark):
+                    rows.write.format("noop").mode("overwrite").save()
+            except (CapturedException, Py4JJavaError):
+                raise UnreadableFiles(_error_text(exc)) from exc
+            raise
         checkpoint("after_bronze_append")
 
     def append_quarantine(self, source: Source, bad: DataFrame) -> None:
         rows = transform.quarantine_columns(bad, source)
-        rows.writeTo(QUARANTINE_TABLE).option(BATCH_PROPERTY, str(self.batch_id)).append()
+        with row_pass(self.spark):
+            rows.writeTo(QUARANTINE_TABLE).option(BATCH_PROPERTY, str(self.batch_id)).append()
         checkpoint("after_quarantine_append")
 
     def evolve_schema(self, source: Source, extras: dict[str, int]) -> list[str]:
@@ -321,22 +413,6 @@ class BatchWriter:
             self.spark.catalog.refreshTable(source.table)
             columns = self.spark.table(source.table).columns
         return columns
-
-
-def quarantine_examples(bad: DataFrame, limit: int) -> dict[str, tuple[str, ...]]:
-    """The first quarantined records of each file with their reasons (``EXAMPLES`` per file)."""
-    rows = (
-        bad.select("_source_file", "_record_number", F.array_join(transform.ERRORS, "; ").alias("reason"))
-        .orderBy("_source_file", "_record_number")
-        .limit(limit)
-        .collect()
-    )
-    examples: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        shown = examples[row["_source_file"]]
-        if len(shown) < EXAMPLES:
-            shown.append(f"record {row['_record_number']}: {row['reason']}")
-    return {path: tuple(shown) for path, shown in examples.items()}
 
 
 def _error_text(exc: Exception) -> str:
@@ -438,9 +514,11 @@ def ingest(
     only: str | None = None,
     settle_seconds: float | None = None,
     landing: Landing | None = None,
+    progress: Progress = no_progress,
 ) -> IngestReport:
     """Ingest every new landing file of ``sources`` (or only the source named ``only``) from ``landing``
-    (default: ``open_landing(settings)``, the folder or the ``s3://`` root of ``settings``).
+    (default: ``open_landing(settings)``, the folder or the ``s3://`` root of ``settings``), telling
+    ``progress`` where it is.
 
     Raises ``IngestAborted`` (after rolling the batch back) when a file changes while it is read.
     """
@@ -461,10 +539,10 @@ def ingest(
         return report
 
     source_of = {s.name: s for s in selected}
-    identified = identify(landing, arrivals.new, source_of, known.ingested_hashes)
+    identified = identify(landing, arrivals.new, source_of, known.ingested_hashes, progress)
     batch = begin_batch(ledger, len(arrivals.new))
     report.batch_id = batch.batch_id
-    records = write_batch(spark, batch, identified, source_of)
+    records = write_batch(spark, batch, identified, source_of, progress)
     ensure_unchanged(ledger, landing, arrivals.new, batch.batch_id, batch_tables(sources))
     ledger.commit(batch.batch_id, records, batch.ingested_at)
     checkpoint("after_ledger_commit")
@@ -505,14 +583,16 @@ def identify(
     files: Sequence[LandingFile],
     source_of: Mapping[str, Source],
     ingested_hashes: Mapping[tuple[str, str], str],
+    progress: Progress = no_progress,
 ) -> Identified:
     """Identity and dedup: content seen before (``ingested_hashes``) or twice in this batch is a
     duplicate; a file whose bytes or path are unusable is rejected."""
     records: dict[str, FileRecord] = {}
     to_write: dict[str, list[LandingFile]] = defaultdict(list)
     seen = dict(ingested_hashes)
-    for file in files:
+    for done, file in enumerate(files, 1):
         record = identify_file(landing, file, source_of[file.source], seen)
+        progress(HASHED, done, len(files))
         records[file.rel_path] = record
         if record.status == FileStatus.INGESTED:
             seen[(file.source, record.file_hash)] = file.rel_path
@@ -553,18 +633,28 @@ def begin_batch(ledger: Ledger, new_files: int) -> Batch:
 
 
 def write_batch(
-    spark: SparkSession, batch: Batch, identified: Identified, source_of: Mapping[str, Source]
+    spark: SparkSession,
+    batch: Batch,
+    identified: Identified,
+    source_of: Mapping[str, Source],
+    progress: Progress = no_progress,
 ) -> list[FileRecord]:
     """Protocol step 2: the rows of every file to write, appended to bronze and the quarantine. Returns
     every new file's final record, in landing order: what the ledger commits."""
     writer = BatchWriter(spark, batch.batch_id, batch.ingested_at)
     records = dict(identified.records)
+    total, done, rows = sum(map(len, identified.to_write.values())), 0, 0
     for source_name, files in identified.to_write.items():
         source = source_of[source_name]
         plan = plan_files(source, files)
         outcomes: dict[str, Written | Verdict] = {}
+        done += len(files) - sum(map(len, plan.groups.values()))  # rejected by their header, or empty
         for header, group in plan.groups.items():
-            outcomes.update(write_header_group(writer, source, group, header, identified.records))
+            written = write_header_group(writer, source, group, header, identified.records)
+            outcomes.update(written)
+            done += len(group)
+            rows += sum(w.rows_read for w in written.values() if isinstance(w, Written))
+            progress(INGESTED, done, total, rows)
         for file in files:
             records[file.rel_path] = settled(
                 records[file.rel_path], plan.verdicts[file.rel_path], outcomes.get(file.rel_path)

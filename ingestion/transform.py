@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -20,7 +20,9 @@ from ingestion.registry import LINEAGE_COLUMNS, Column, Source
 
 CORRUPT = "_corrupt_record"
 PATH = "_path"
+URI = "_file_uri"
 ERRORS = "_errors"
+HAS_ERRORS = "_has_errors"
 
 INTEGER = r"^\s*[+-]?\d+\s*$"
 DECIMAL = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
@@ -84,17 +86,49 @@ def normalize_path(path: SparkColumn) -> SparkColumn:
     return F.url_decode(F.replace(without_scheme, F.lit("+"), F.lit("%2B")))
 
 
-def with_record_number(df: DataFrame) -> DataFrame:
-    """Add ``_record_number``: the 1-based position of each record within its file.
+READ_ORDER = "_read_order"
+BLOCK_START = "_block_start"
 
-    Order is the file's own order: the split's byte offset, then the read order inside the split.
-    Expects ``_path`` and ``_block_start`` (from ``_metadata``).
-    """
-    order = Window.partitionBy(PATH).orderBy("_block_start", "_read_order")
-    return (
-        df.withColumn("_read_order", F.monotonically_increasing_id())
-        .withColumn("_record_number", F.row_number().over(order).cast("bigint"))
-        .drop("_read_order", "_block_start")
+
+def with_read_order(df: DataFrame) -> DataFrame:
+    """Add ``_read_order``: an id that increases along each task's rows (``monotonically_increasing_id``).
+
+    Applied straight over a file scan, the rows of one split (a file, or a block of a large file) get
+    consecutive ids in the file's own order; a second scan of the same files (same split plan) gives the
+    same ids, which is what lets ``block_offsets`` be counted in one pass and used in another."""
+    return df.withColumn(READ_ORDER, F.monotonically_increasing_id())
+
+
+def block_counts(df: DataFrame) -> DataFrame:
+    """Per split (``_file_uri``, ``_block_start``): its first ``_read_order`` and its number of records, and
+    the file's plain ``_path`` (``normalize_path``, computed once per split rather than once per row).
+
+    Needs no column of the rows, so the CSV reader only splits lines (no field parsing) to answer it."""
+    counts = df.groupBy(URI, BLOCK_START).agg(
+        F.min(READ_ORDER).alias("_first_read"), F.count(F.lit(1)).alias("_block_rows")
+    )
+    return counts.select(URI, normalize_path(F.col(URI)).alias(PATH), BLOCK_START, "_first_read", "_block_rows")
+
+
+def block_offsets(counts: Sequence[tuple[str, int, int, int]]) -> list[tuple[str, int, int, int]]:
+    """``(file, block_start, first_read, block_rows)`` per split -> ``(file, block_start, first_read,
+    rows_before)``: how many records of the same file precede the split (earlier blocks, by offset)."""
+    before: dict[str, int] = {}
+    offsets = []
+    for path, start, first, rows in sorted(counts, key=lambda c: (c[0], c[1])):
+        offsets.append((path, start, first, before.get(path, 0)))
+        before[path] = before.get(path, 0) + rows
+    return offsets
+
+
+def with_record_number(df: DataFrame) -> DataFrame:
+    """Add ``_record_number``: the 1-based position of each record within its file, from the split's
+    ``_first_read`` and ``_rows_before`` (joined from ``block_offsets``) and the row's ``_read_order``.
+
+    No shuffle, no sort: the rows stay in the partitions the scan produced."""
+    number = F.col(READ_ORDER) - F.col("_first_read") + F.col("_rows_before") + 1
+    return df.withColumn("_record_number", number.cast("bigint")).drop(
+        READ_ORDER, BLOCK_START, "_first_read", "_rows_before"
     )
 
 
@@ -151,7 +185,13 @@ def with_typed_columns(df: DataFrame, source: Source, mapping: Mapping[str, str]
             typed[column.name] = F.lit(None).cast(column.type)
             if column.name.lower() in required:
                 errors.append(F.lit(f"{column.name}: required column is missing from the header"))
-    return df.withColumns(typed).withColumn(ERRORS, F.filter(F.array(*errors), lambda e: e.isNotNull()))
+    return df.withColumns(typed).withColumns(
+        {
+            ERRORS: F.filter(F.array(*errors), lambda e: e.isNotNull()),
+            # The same test without building the array (a lambda Spark cannot compile): bronze's filter.
+            HAS_ERRORS: F.coalesce(*errors).isNotNull(),
+        }
+    )
 
 
 def raw_record(mapping_width: int, header: Sequence[str]) -> SparkColumn:
@@ -162,8 +202,7 @@ def raw_record(mapping_width: int, header: Sequence[str]) -> SparkColumn:
 
 def split_quarantine(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(rows without errors, rows with errors)."""
-    has_errors = F.size(ERRORS) > 0
-    return df.filter(~has_errors), df.filter(has_errors)
+    return df.filter(~F.col(HAS_ERRORS)), df.filter(F.col(HAS_ERRORS))
 
 
 def bronze_columns(df: DataFrame, table_columns: Sequence[str], extras: Mapping[str, int]) -> DataFrame:

@@ -63,26 +63,61 @@ strict_option = click.option(
 )
 @click.option("--unit-tests", is_flag=True, help="Also run dbt unit tests (left out of runs by default).")
 @strict_option
+@click.option("--notify", metavar="URL", default=None, help="POST the run report (JSON) to this webhook at the end.")
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, landing, select, full_refresh: bool, dbt_vars, unit_tests: bool, strict: bool) -> int:
+def run(ctx: click.Context, landing, select, full_refresh: bool, dbt_vars, unit_tests: bool, strict: bool, notify):
     """Ingest every new landing file, then dbt build (models + tests)."""
+    from lakehouse.notify import check_url, notify_webhook
     from lakehouse.pipeline import Build, check_local_target, check_select, check_vars, quarantine_verdict, run_pipeline
+    from lakehouse.progress import run_progress
     from lakehouse.report import write_run_report
 
     settings = settings_of(ctx, landing)
     check_local_target(settings)
     started = time.monotonic()
     build = Build(select, full_refresh, check_vars(dbt_vars), unit_tests)
+    check_url(notify)
     with holding_state(settings, "run", ctx.obj["wait"]):
         if select:
             check_select(settings, build)
         spark = spark_for(settings)
-        report, outcome = run_pipeline(spark, settings, build, ctx.obj["verbose"])
+        with run_progress() as progress:
+            report, outcome = run_pipeline(spark, settings, build, ctx.obj["verbose"], progress)
         code = max(FAILED if outcome.failed else OK, quarantine_verdict(report, strict))
-        path = write_run_report(settings.runs_dir, "run", report, outcome, code)
+        path = write_run_report(settings.runs_dir, "run", report, outcome, code, time.monotonic() - started)
     echo(f"{'FAILED' if code else 'OK'} in {time.monotonic() - started:.0f}s; report: {path}")
+    notify_webhook(notify, path)
     return code
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between polls.")
+@click.option(
+    "--settle", default=5.0, show_default=True, type=click.FloatRange(0), help="Seconds without a new file to run."
+)
+@landing_option
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@handle_errors
+def watch(ctx: click.Context, interval: float, settle: float, landing, run_args: tuple[str, ...]) -> int:
+    """Watch the landing zone; once a burst of files settles, `lakehouse run [RUN_ARGS]` (one at a time).
+    Ctrl-C stops: at once when idle, after the current run otherwise."""
+    from lakehouse.watch import watch as watch_landing
+
+    settings = settings_of(ctx, landing)
+    return watch_landing(settings, interval, settle, run_args, ctx.obj["wait"], ctx.obj["verbose"])
+
+
+@cli.command()
+@click.option("-n", "last", default=10, show_default=True, type=click.IntRange(1), help="How many runs.")
+@click.pass_context
+@handle_errors
+def history(ctx: click.Context, last: int) -> int:
+    """The last runs from their reports: duration, files, rows, quarantined, models, warnings."""
+    from lakehouse.history import show_history
+
+    return show_history(settings_of(ctx).runs_dir, last)
 
 
 @cli.command()
@@ -199,6 +234,32 @@ def env(ctx: click.Context, target: str | None) -> int:
     for line in env_exports(settings_of(ctx), target):
         echo(line)
     return OK
+
+
+@cli.command()
+@click.option(
+    "--output", type=click.Path(file_okay=False), default=None, help="Site folder (default: $LAKEHOUSE_HOME/docs)."
+)
+@click.option("--serve", is_flag=True, help="Then serve the folder on http://127.0.0.1:PORT until Ctrl-C.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="With --serve: the port (default 8080; 0: any free)."
+)
+@click.pass_context
+@handle_errors
+def docs(ctx: click.Context, output: str | None, serve: bool, port: int | None) -> int:
+    """Build the lineage site (dbt docs: models, sources, exposures, column types) as one self-contained
+    folder to open from disk or host on S3."""
+    from pathlib import Path
+
+    from lakehouse.docs import DEFAULT_PORT, build_site, serve_site, site_summary
+
+    if port is not None and not serve:
+        raise ConfigError("--port goes with --serve: `lakehouse docs --serve --port 8081`")
+    settings = settings_of(ctx)
+    site = build_site(settings, Path(output) if output else None, ctx.obj["wait"], ctx.obj["verbose"], serve)
+    for line in site_summary(site, settings.home):
+        echo(line)
+    return serve_site(site.folder, DEFAULT_PORT if port is None else port, echo) if serve else OK
 
 
 @cli.command()

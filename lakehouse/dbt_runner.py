@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ingestion.aws import AwsSettings
@@ -202,9 +202,12 @@ def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relatio
     return relations
 
 
-def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) -> DbtOutcome:
+def run_dbt(
+    spark, settings: Settings, args: Sequence[str], quiet: bool = True, on_event: Callable | None = None
+) -> DbtOutcome:
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models when
-    ``spark`` is given: the local target; the AWS targets run with ``spark=None``)."""
+    ``spark`` is given: the local target; the AWS targets run with ``spark=None``). ``on_event`` gets
+    every dbt event (``EventMsg``, dbt's own callback) as it happens: live progress."""
     from dbt.cli.main import dbtRunner
 
     command = list(args)
@@ -212,14 +215,15 @@ def run_dbt(spark, settings: Settings, args: Sequence[str], quiet: bool = True) 
         command = ["--quiet", *command]
     finished = 0
 
-    def on_event(event) -> None:  # crash points for the kill tests: dbt_node:<n> after n nodes
+    def crash_points(event) -> None:  # crash points for the kill tests: dbt_node:<n> after n nodes
         nonlocal finished
         if event.info.name == "NodeFinished":
             finished += 1
             checkpoint(f"dbt_node:{finished}")
 
+    callbacks = [crash_points] + ([on_event] if on_event else [])
     with dbt_env(settings, target_of(settings, args)):
-        result = dbtRunner(callbacks=[on_event]).invoke(command)
+        result = dbtRunner(callbacks=callbacks).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
         outcome.error = str(result.exception).strip()

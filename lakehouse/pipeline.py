@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ingestion.config import ConfigError, Settings
-from ingestion.ingest import IngestReport, ingest
+from ingestion.ingest import IngestReport, ingest, no_progress
 from ingestion.ledger import Ledger
 from ingestion.registry import SOURCES, get_source
 from lakehouse.dbt_runner import DbtOutcome, list_nodes, run_dbt
@@ -103,17 +103,20 @@ def check_source(name: str | None) -> None:
         raise ConfigError(exc.args[0]) from None
 
 
-def run_ingestion(spark, settings: Settings, only: str | None = None) -> IngestReport:
+def run_ingestion(spark, settings: Settings, only: str | None = None, progress=no_progress) -> IngestReport:
     """Ingest every new landing file (of the source ``only``) and print the summary."""
-    report = ingest(spark, settings, only=only)
+    report = ingest(spark, settings, only=only, progress=progress)
     echo(ingest_summary(report))
     return report
 
 
-def run_pipeline(spark, settings: Settings, build: Build, verbose: bool) -> tuple[IngestReport, DbtOutcome]:
+def run_pipeline(
+    spark, settings: Settings, build: Build, verbose: bool, progress=None
+) -> tuple[IngestReport, DbtOutcome]:
     """Ingest everything new, then ``dbt build`` what changed since the last successful build
-    (``lakehouse.selection``). Returns (ingest report, dbt outcome)."""
-    report = run_ingestion(spark, settings)
+    (``lakehouse.selection``), telling ``progress`` (a ``lakehouse.progress.RunProgress``) where it is.
+    Returns (ingest report, dbt outcome)."""
+    report = run_ingestion(spark, settings, progress=progress.ingest if progress else no_progress)
     for warning in never_arrived_warnings(Ledger(spark).sources_with_files(), SOURCES):
         echo(warning)
     plan = plan_build(settings, build, read_ledger(Ledger(spark).committed_batches()))
@@ -123,7 +126,7 @@ def run_pipeline(spark, settings: Settings, build: Build, verbose: bool) -> tupl
     else:
         args = replace(build, select=plan.select, state=plan.state).args()
         before_build(settings, plan, args)
-        outcome = run_dbt(spark, settings, args, quiet=not verbose)
+        outcome = run_dbt(spark, settings, args, quiet=not verbose, on_event=progress and progress.dbt_event)
         after_build(settings, plan, outcome)
         echo(dbt_summary(outcome))
     outcome.selection = plan.report()

@@ -95,13 +95,19 @@ def dbt_summary(outcome: DbtOutcome) -> str:
 
 
 def write_run_report(
-    runs_dir: Path, command: str, ingest: IngestReport | None, dbt: DbtOutcome | None, exit_code: int
+    runs_dir: Path,
+    command: str,
+    ingest: IngestReport | None,
+    dbt: DbtOutcome | None,
+    exit_code: int,
+    seconds: float | None = None,
 ) -> Path:
     runs_dir.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     payload = {
         "command": command,
         "finished_at": now.isoformat(),
+        "seconds": None if seconds is None else round(seconds, 1),
         "exit_code": exit_code,
         "ingest": _ingest_dict(ingest),
         "dbt": asdict(dbt) if dbt else None,

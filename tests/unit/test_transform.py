@@ -105,12 +105,23 @@ def test_normalize_path_decodes_spark_uris(spark):
 
 
 def test_record_numbers_follow_file_order(spark):
-    frame = spark.createDataFrame(
-        [("/a", 0, "a1"), ("/a", 0, "a2"), ("/b", 0, "b1"), ("/a", 0, "a3")],
-        f"{transform.PATH} string, _block_start long, v string",
-    ).coalesce(1)
-    got = {(r[transform.PATH], r["v"]): r["_record_number"] for r in transform.with_record_number(frame).collect()}
-    assert got == {("/a", "a1"): 1, ("/a", "a2"): 2, ("/a", "a3"): 3, ("/b", "b1"): 1}
+    # One task reads /b, then the second block of /a (from byte 100), then /a's first block: the numbers
+    # follow each file's own order, counted across its blocks, whatever order the task met them in.
+    rows = [("/b", 0, "b1"), ("/a", 100, "a3"), ("/a", 100, "a4"), ("/a", 0, "a1"), ("/a", 0, "a2")]
+    frame = transform.with_read_order(
+        spark.createDataFrame(rows, f"{transform.URI} string, {transform.BLOCK_START} long, v string").coalesce(1)
+    )
+    counts = [
+        (r[transform.URI], r[transform.BLOCK_START], r["_first_read"], r["_block_rows"])
+        for r in transform.block_counts(frame).collect()
+    ]
+    offsets = spark.createDataFrame(
+        transform.block_offsets(counts),
+        f"{transform.URI} string, {transform.BLOCK_START} long, _first_read long, _rows_before long",
+    )
+    numbered = transform.with_record_number(frame.join(offsets, [transform.URI, transform.BLOCK_START]))
+    got = {(r[transform.URI], r["v"]): r["_record_number"] for r in numbered.collect()}
+    assert got == {("/a", "a1"): 1, ("/a", "a2"): 2, ("/a", "a3"): 3, ("/a", "a4"): 4, ("/b", "b1"): 1}
 
 
 def test_registry_rejects_unknown_types_and_bad_keys():
