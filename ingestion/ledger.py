@@ -104,6 +104,18 @@ class CommittedFile:
 
 
 @dataclass(frozen=True)
+class CommittedBatch:
+    """One source's share of a committed batch."""
+
+    batch_id: int
+    source: str
+    committed_us: int
+    """Commit time, microseconds since the epoch (UTC)."""
+    rows_ingested: int
+    rows_quarantined: int
+
+
+@dataclass(frozen=True)
 class Rejection:
     source: str
     file_path: str
@@ -208,6 +220,21 @@ class Ledger:
             .collect()
         )
         return [CommittedFile(r.source, r.file_path, r.file_hash, FileStatus(r.status), r.rows_read or 0) for r in rows]
+
+    def committed_batches(self) -> list[CommittedBatch]:
+        """Per committed batch and source: the commit time and the rows it wrote (``lakehouse run``
+        builds what the batches committed since its last successful build changed)."""
+        rows = (
+            self.spark.table(FILES)
+            .groupBy("batch_id", "source")
+            .agg(
+                F.max(F.unix_micros("committed_at")).alias("committed_us"),
+                F.coalesce(F.sum("rows_ingested"), F.lit(0)).alias("rows_ingested"),
+                F.coalesce(F.sum("rows_quarantined"), F.lit(0)).alias("rows_quarantined"),
+            )
+            .collect()
+        )
+        return [CommittedBatch(**r.asDict()) for r in rows]
 
     def next_batch_id(self) -> int:
         latest = self.spark.table(BATCHES).agg(F.max("batch_id")).first()[0]

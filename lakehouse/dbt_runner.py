@@ -39,6 +39,7 @@ class NodeResult:
     seconds: float = 0.0
     message: str | None = None
     failures: int | None = None
+    unique_id: str = ""
 
 
 @dataclass
@@ -47,6 +48,8 @@ class DbtOutcome:
     success: bool
     nodes: list[NodeResult] = field(default_factory=list)
     error: str | None = None
+    selection: dict | None = None
+    """What a run chose to build and why (``lakehouse.selection.Plan.report``); None for ``lakehouse dbt``."""
 
     def count(self, resource_types: set[str], status: str) -> int:
         return sum(1 for n in self.nodes if n.resource_type in resource_types and n.status == status)
@@ -236,6 +239,7 @@ def run_dbt(
             seconds=round(float(item.execution_time or 0.0), 2),
             message=item.message,
             failures=item.failures,
+            unique_id=getattr(node, "unique_id", ""),
         )
         counted = ("model", "seed", "snapshot")
         if spark is not None and entry.resource_type in counted and status == "success" and entry.relation:

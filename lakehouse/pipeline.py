@@ -13,6 +13,7 @@ from lakehouse.dbt_runner import DbtOutcome, list_nodes, run_dbt
 from lakehouse.errors import FAILED, OK
 from lakehouse.output import echo, error
 from lakehouse.report import dbt_summary, ingest_summary, never_arrived_warnings
+from lakehouse.selection import after_build, before_build, plan_build, plan_summary, read_ledger
 
 VARS_EXAMPLE = "--vars '{as_of_date: 2021-03-01}'"
 
@@ -29,6 +30,8 @@ class Build:
     full_refresh: bool = False
     dbt_vars: str | None = None
     unit_tests: bool = False
+    state: str | None = None
+    """``--state``: the last successful build's manifest, for ``state:modified`` (``lakehouse.selection``)."""
 
     def args(self) -> list[str]:
         """``dbt build``'s arguments; without ``build``, those ``check_select``'s ``dbt ls`` takes."""
@@ -41,6 +44,8 @@ class Build:
             args.append("--full-refresh")
         if self.dbt_vars:
             args += ["--vars", self.dbt_vars]
+        if self.state:
+            args += ["--state", self.state]
         return args
 
 
@@ -108,13 +113,23 @@ def run_ingestion(spark, settings: Settings, only: str | None = None, progress=n
 def run_pipeline(
     spark, settings: Settings, build: Build, verbose: bool, progress=None
 ) -> tuple[IngestReport, DbtOutcome]:
-    """Ingest everything new, then ``dbt build``, telling ``progress`` (a ``lakehouse.progress.RunProgress``)
-    where it is. Returns (ingest report, dbt outcome)."""
+    """Ingest everything new, then ``dbt build`` what changed since the last successful build
+    (``lakehouse.selection``), telling ``progress`` (a ``lakehouse.progress.RunProgress``) where it is.
+    Returns (ingest report, dbt outcome)."""
     report = run_ingestion(spark, settings, progress=progress.ingest if progress else no_progress)
     for warning in never_arrived_warnings(Ledger(spark).sources_with_files(), SOURCES):
         echo(warning)
-    outcome = run_dbt(spark, settings, build.args(), quiet=not verbose, on_event=progress and progress.dbt_event)
-    echo(dbt_summary(outcome))
+    plan = plan_build(settings, build, read_ledger(Ledger(spark).committed_batches()))
+    echo(plan_summary(plan))
+    if plan.mode == "skip":
+        outcome = DbtOutcome(command=[], success=True)
+    else:
+        args = replace(build, select=plan.select, state=plan.state).args()
+        before_build(settings, plan, args)
+        outcome = run_dbt(spark, settings, args, quiet=not verbose, on_event=progress and progress.dbt_event)
+        after_build(settings, plan, outcome)
+        echo(dbt_summary(outcome))
+    outcome.selection = plan.report()
     return report, outcome
 
 
@@ -140,6 +155,7 @@ def dbt_command(settings: Settings, dbt_args: list[str], wait: float) -> int:
     from lakehouse.dbt_runner import LOCAL, target_of, usage_problem
     from lakehouse.guards import holding_state, spark_for
     from lakehouse.report import show_dbt_outcome
+    from lakehouse.selection import READ_ONLY_DBT, forget_record
 
     if not dbt_args:
         raise ConfigError("give a dbt command, e.g. `lakehouse dbt build --select gold`")
@@ -149,6 +165,9 @@ def dbt_command(settings: Settings, dbt_args: list[str], wait: float) -> int:
     if target_of(settings, dbt_args) != LOCAL:
         return show_dbt_outcome(run_dbt(None, settings, dbt_args, quiet=False))
     with holding_state(settings, "dbt", wait):
+        words = [arg for arg in dbt_args if not arg.startswith("-")]
+        if words and words[0] not in READ_ONLY_DBT:
+            forget_record(settings)  # it may write tables: the next `lakehouse run` builds everything
         outcome = run_dbt(spark_for(settings), settings, dbt_args, quiet=False)
     return show_dbt_outcome(outcome)
 

@@ -22,6 +22,7 @@ from lakehouse.repair import (
     remove,
 )
 from lakehouse.report import dbt_summary
+from lakehouse.selection import forget_record
 
 
 def tables_to_register(settings: Settings) -> list[FoundTable]:
@@ -48,6 +49,7 @@ def rebuild_catalog(settings: Settings, wait: float, yes: bool) -> int:
             "The current metastore is kept aside"
         )
     with holding_state(settings, "repair", wait):
+        forget_record(settings)  # the next run builds everything
         moved = move_aside(settings.metastore_dir)
         if moved:
             echo(f"the old metastore is kept in {moved}")

@@ -55,6 +55,7 @@ def scenario(home: Path, landing: Path, steps: list[dict]) -> Results:
     - ``{"query": {name: sql}}`` reads tables (rows rendered like ``--format csv``: null -> "");
     - ``{"mark": NAME, "sleep": SECONDS}`` notes the moment (then pauses): later steps' ``{{mark:NAME}}``
       becomes that UTC moment, ``{{seconds_since:NAME}}`` the seconds since, e.g. ``30s`` (None).
+    - ``{"call": name, "args": [...]}`` calls the function ``name`` of this module (its return value).
     """
     result = subprocess.run(
         [sys.executable, "-m", "tests.e2e.scenario_runner"],
@@ -135,3 +136,40 @@ def bronze_tables(domains: Iterable[str]) -> list[str]:
 
     wanted = set(domains)
     return [s.table for s in SOURCES if s.domain in wanted]
+
+
+def built_models(*select: str) -> set[str]:
+    """Names of the models (and seeds, snapshots) ``dbt build <select>`` builds."""
+    from lakehouse.dbt_runner import list_nodes
+
+    nodes, problem = list_nodes(_dbt_settings(), [*select, "--resource-type", "model", "seed", "snapshot"])
+    assert problem is None and nodes, problem
+    return set(nodes)
+
+
+def run_report(result: dict) -> dict:
+    """The run report JSON of a `lakehouse run` step's result (its path is on the last line)."""
+    path = result["stdout"].rstrip().rsplit("report: ", 1)[-1]
+    return json.loads(Path(path).read_text())
+
+
+def models_built(report: dict) -> set[str]:
+    """Names of the models (and seeds, snapshots) a run report's dbt build ran."""
+    nodes = (report.get("dbt") or {}).get("nodes") or []
+    return {n["name"] for n in nodes if n["resource_type"] in ("model", "seed", "snapshot")}
+
+
+def pretend_edited_since_last_build(home: str, model: str) -> None:
+    """Make the record of the last successful build (``lakehouse.selection``) hold another definition
+    of ``model``, as if its file had been edited since that build: dbt's state comparison then finds
+    it modified. (Tests cannot edit the project's files: other tests read them at the same time.)"""
+    folder = Path(home) / "last-build"
+    record = json.loads((folder / "record.json").read_text())
+    manifest_file = folder / record["state"] / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    node = manifest["nodes"][f"model.lakehouse.{model}"]
+    node["raw_code"] += "\n-- the definition of the last build"
+    node["checksum"]["checksum"] = "0" * 64
+    manifest_file.write_text(json.dumps(manifest))
+    record["fingerprint"] = "the project's files changed since"
+    (folder / "record.json").write_text(json.dumps(record))

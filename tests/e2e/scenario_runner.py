@@ -95,6 +95,10 @@ def play(steps: list[dict[str, Any]], landing: Path) -> list[Any]:
             results.append(None)
         elif "cli" in step:
             results.append(run_command(step["cli"], step.get("stdin", "")))
+        elif "call" in step:  # a function of tests.e2e.helpers, e.g. one that edits the home
+            from tests.e2e import helpers
+
+            results.append(getattr(helpers, step["call"])(*step.get("args", [])))
         else:
             results.append(run_queries(step["query"]))
     return results

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.helpers import STATE_SQL, scenario, telecom_state
+from tests.e2e.helpers import STATE_SQL, built_models, models_built, run_report, scenario, telecom_state
 
 pytestmark = pytest.mark.e2e
 
@@ -83,21 +83,27 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     ]
     expected_loads = [("2023-08-21", 20, 20), ("2023-08-22", 10, 30), ("2023-08-23", 20, 50)]
 
-    telecom_only = ["run", "--select", "+path:models/gold/telecom telecom_plan_types"]  # gold and all upstream
+    # plain runs: the first builds everything, the next ones only what changed (lakehouse.selection)
+    run, as_of = ["run"], ["run", "--vars", "{as_of_date: 2021-03-01}"]
     steps = []
     for day, path in enumerate(real):
-        steps += [
-            {"land": [[str(path), f"telecom/{path.name}"]]},
-            {"cli": telecom_only, "name": f"run {day}"},
-            {"query": {"state": STATE_SQL}, "name": f"state {day}"},
-        ]
+        steps.append({"land": [[str(path), f"telecom/{path.name}"]]})
+        if day == 2:  # its build fails (a bad as-of date): the day's batch stays pending for the next run
+            steps.append({"cli": ["run", "--vars", "{as_of_date: 2021-3-1}"], "name": "failed build"})
+        steps += [{"cli": run, "name": f"run {day}"}, {"query": {"state": STATE_SQL}, "name": f"state {day}"}]
     # re-run: nothing new
-    steps += [{"cli": telecom_only, "name": "rerun"}, {"query": {"state": STATE_SQL}, "name": "rerun state"}]
+    steps += [{"cli": run, "name": "rerun"}, {"query": {"state": STATE_SQL}, "name": "rerun state"}]
     redelivered = [[str(real[0]), "telecom/customer_subscription_2023_08_24.csv"]]  # same bytes, new name
     steps += [
         {"land": redelivered},
-        {"cli": telecom_only, "name": "redelivery"},
+        {"cli": run, "name": "redelivery"},
         {"query": {"state": STATE_SQL}, "name": "redelivery state"},
+        {"cli": as_of, "name": "as-of"},
+        {"call": "pretend_edited_since_last_build", "args": [str(home), "subscriptions_by_plan"]},
+        {"cli": as_of, "name": "edited"},
+        {"cli": as_of, "name": "nothing new"},
+        {"cli": ["run", "--full-refresh", "--select", "+path:models/gold/telecom"], "name": "full refresh"},
+        {"query": {"state": STATE_SQL}, "name": "full refresh state"},
     ]
     events = sorted((shared_datasets / "events").glob("user_*.csv"))
     (tmp_path / "files").mkdir()
@@ -123,6 +129,27 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     assert redelivery["code"] == 0, redelivery["stdout"] + redelivery["stderr"]
     assert "same content as telecom/customer_subscription_2023_08_21.csv" in redelivery["stdout"]
     assert redelivery_state == state
+
+    # what each run built: everything first, then only what changed, and why
+    telecom = built_models("--select", "source:telecom.subscriptions+")
+    assert run_report(results["run 0"])["dbt"]["selection"]["mode"] == "everything"
+    assert models_built(run_report(results["run 0"])) == built_models()
+    assert models_built(run_report(results["run 1"])) == telecom
+    assert "downstream of telecom (new batch(es) 2)" in results["run 1"]["stdout"]
+    assert results["failed build"]["code"] == 1, results["failed build"]["stdout"]
+    pending = results["run 2"]  # no new file, but batch 3 was never built, nor the as-of models since
+    assert "no new files" in pending["stdout"] and "downstream of telecom (new batch(es) 3)" in pending["stdout"]
+    assert models_built(run_report(pending)) == telecom | built_models("--select", "tag:as_of_date+")
+    for name in ("rerun", "redelivery", "nothing new"):
+        assert results[name]["code"] == 0 and "dbt: skipped, nothing changed" in results[name]["stdout"], name
+        assert run_report(results[name])["dbt"]["nodes"] == [], name
+    assert "as-of 2021-03-01 vs 20" in results["as-of"]["stdout"]
+    assert models_built(run_report(results["as-of"])) == built_models("--select", "tag:as_of_date+")
+    assert "changed since the last build (definition changed)" in results["edited"]["stdout"]
+    assert models_built(run_report(results["edited"])) == built_models("--select", "subscriptions_by_plan+")
+    # and the tables equal a full rebuild of them
+    assert results["full refresh"]["code"] == 0, results["full refresh"]["stdout"]
+    assert telecom_state(results["full refresh state"]["state"]) == state
 
     # a query that would write is refused before it runs: exit 2, nothing changed
     bad_day = results[len(steps) :]
