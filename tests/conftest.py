@@ -68,12 +68,16 @@ def run_cli(*args: str, home: Path, landing: Path | None = None, env: dict | Non
 # long scenarios start at once and the short tests fill the gaps (less idle time at the end).
 SLOWEST_FIRST = [
     "reliability/test_kill_loop.py",
-    "e2e/test_datamart_pipeline.py",
     "e2e/test_invoices_pipeline.py",
+    "e2e/test_datamart_pipeline.py",
+    "e2e/test_query_engines.py",
     "reliability/test_catalog_locks_privacy.py",
-    "e2e/test_airline_pipeline.py",
+    "e2e/test_run_ux.py",
+    "e2e/test_maintain.py",
     "e2e/test_telecom_pipeline.py",
     "e2e/test_events_pipeline.py",
+    "reliability/test_spark_cluster.py",
+    "e2e/test_airline_pipeline.py",
 ]
 
 
