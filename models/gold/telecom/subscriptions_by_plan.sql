@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='view',
+        file_format=('parquet' if target.type == 'glue' else 'iceberg'),
+    )
+}}
+
+{#-
+    A view: a few rows from one aggregate over silver.subscriptions (one row per customer), cheaper
+    to compute when read than to rebuild on every run. (dbt-glue builds a view with file_format
+    iceberg as a table copy: on Glue it is a Spark view in the Glue Data Catalog, as staging.)
+-#}
+
 with
 
 subscriptions as (
