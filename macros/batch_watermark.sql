@@ -20,7 +20,7 @@
         is compiled against the local Spark warehouse right before it runs, else as the scalar
         subquery `(sql)`. A literal lets Spark push a filter into the Iceberg scan (partition and
         file pruning); a subquery is evaluated at run time, after planning, and prunes nothing. -#}
-    {%- if execute and target.type == 'spark' and model.resource_type == 'model' -%}
+    {%- if compile_time_values() -%}
         {%- set value = run_query(sql).columns[0].values()[0] -%}
         {%- if value is none -%}
             cast(null as {{ data_type }})
@@ -30,6 +30,14 @@
     {%- else -%}
         ({{ sql }})
     {%- endif -%}
+{%- endmacro %}
+
+
+{% macro compile_time_values() -%}
+    {#- True when a model may read values from the warehouse while it compiles (run_query) and put
+        them into its SQL: local Spark, a model being built (not a unit test: its `this` is a
+        fixture), and the execute phase. -#}
+    {{ return(execute and target.type == 'spark' and model.resource_type == 'model') }}
 {%- endmacro %}
 
 

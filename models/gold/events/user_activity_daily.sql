@@ -24,8 +24,8 @@
 
 {%- if is_incremental() %}
     {%- set first_changed_day = compile_time_scalar(
-        'select min(new_events.event_date) from ' ~ ref('user_events') ~ ' as new_events where '
-        ~ after_watermark('new_events._batch_id'), 'date'
+        'select cast(min(new_events.event_date) as timestamp) from ' ~ ref('user_events')
+        ~ ' as new_events where ' ~ after_watermark('new_events._batch_id'), 'timestamp'
     ) %}
 {%- endif %}
 
@@ -37,7 +37,7 @@ lags as (
         cast(event_time as date) as activity_date
     from {{ ref('user_event_lag') }}
     {% if is_incremental() %}
-        where event_time >= cast({{ first_changed_day }} as timestamp)
+        where event_time >= {{ first_changed_day }}
     {% endif %}
 ),
 

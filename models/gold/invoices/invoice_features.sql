@@ -1,7 +1,7 @@
 {{
     config(
         materialized='view',
-        file_format=('parquet' if target.type == 'glue' else 'iceberg'),
+        file_format=view_file_format(),
     )
 }}
 

@@ -1,14 +1,13 @@
 {{
     config(
         materialized='view',
-        file_format=('parquet' if target.type == 'glue' else 'iceberg'),
+        file_format=view_file_format(),
     )
 }}
 
 {#-
     A view: a few rows from one aggregate over silver.subscriptions (one row per customer), cheaper
-    to compute when read than to rebuild on every run. (dbt-glue builds a view with file_format
-    iceberg as a table copy: on Glue it is a Spark view in the Glue Data Catalog, as staging.)
+    to compute when read than to rebuild on every run (macros/cross_engine.sql, view_file_format).
 -#}
 
 with
