@@ -26,11 +26,3 @@
         config(**partitioned(['event_date']), unique_key=...). -#}
     {{ return({'partition_by': columns, 'partitioned_by': columns}) }}
 {%- endmacro %}
-
-
-{% macro view_file_format() -%}
-    {#- The file_format of a model that is a view: dbt-glue builds a view with file_format iceberg as
-        a full Iceberg table copy, so on Glue a view stays a Spark view in the Glue Data Catalog
-        (as staging and intermediate in dbt_project.yml); elsewhere the project's default. -#}
-    {{ return('parquet' if target.type == 'glue' else 'iceberg') }}
-{%- endmacro %}

@@ -1,15 +1,3 @@
-{{
-    config(
-        materialized='view',
-        file_format=view_file_format(),
-    )
-}}
-
-{#-
-    A view: a few rows from one aggregate over silver.subscriptions (one row per customer), cheaper
-    to compute when read than to rebuild on every run (macros/cross_engine.sql, view_file_format).
--#}
-
 with
 
 subscriptions as (
