@@ -309,14 +309,20 @@ def test_glue_incremental_statements(glue: dict) -> None:
     merges = {m for s in statements for m in re.findall(r"merge into glue_catalog\.(\w+\.\w+)", s)}
     assert {"silver.user_events", "silver.invoices", "gold.user_event_lag"} <= merges
     overwrites = {m for s in statements for m in re.findall(r"insert overwrite table glue_catalog\.(\w+\.\w+)", s)}
-    assert overwrites == {"silver.flights", "gold.account_features_history"}
+    assert overwrites == {
+        "silver.flights",
+        "gold.account_features_history",
+        "gold.daily_flights_processed",
+        "gold.flight_delay_summary",
+        "gold.user_activity_daily",
+    }
     # time travel survives: no snapshot is expired, no model table dropped (tables are replaced in place)
     assert not any("expire_snapshots" in s for s in statements)
     dropped = {m for s in statements for m in re.findall(r"drop table if exists glue_catalog\.(\w+\.\w+)", s)}
     assert all(name.endswith("_tmp") for name in dropped), dropped
     replace = re.compile(r"create or replace table glue_catalog\.(\w+\.\w+)\s+using iceberg")
     replaced = {m for s in statements for m in replace.findall(s)}
-    assert {"gold.flight_delay_summary", "silver.airports"} <= replaced
+    assert {"gold.account_features", "silver.airports"} <= replaced
     # staging stays a Spark view on Glue (not an Iceberg copy)
     assert any("create or replace view staging.stg_events__user_events" in s for s in statements)
 
