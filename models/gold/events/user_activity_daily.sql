@@ -22,6 +22,8 @@
     days before are not read.
 -#}
 
+-- depends_on: {{ ref('user_events') }}
+
 {%- if is_incremental() %}
     {%- set first_changed_day = compile_time_scalar(
         'select cast(min(new_events.event_date) as timestamp) from ' ~ ref('user_events')
