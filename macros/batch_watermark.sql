@@ -23,13 +23,11 @@
     {%- if compile_time_values() -%}
         {%- set value = run_query(sql).columns[0].values()[0] -%}
         {%- if value is none -%}
-            cast(null as {{ data_type }})
-        {%- else -%}
-            cast('{{ value }}' as {{ data_type }})
+            {{ return('cast(null as ' ~ data_type ~ ')') }}
         {%- endif -%}
-    {%- else -%}
-        ({{ sql }})
+        {{ return("cast('" ~ value ~ "' as " ~ data_type ~ ")") }}
     {%- endif -%}
+    {{ return('(' ~ sql ~ ')') }}
 {%- endmacro %}
 
 
