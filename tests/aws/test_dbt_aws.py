@@ -55,7 +55,7 @@ KNOWN_UNPORTABLE: dict[str, list[str]] = {}
 # One model per materialization path: merge (silver, gold), insert_overwrite (silver, gold), append,
 # table models, a staging view.
 INCREMENTAL = ["user_events", "invoices", "user_event_lag", "flights", "account_features_history", "invoice_line_items"]
-GLUE_SELECTION = [*INCREMENTAL, "flight_delay_summary", "airports", "stg_events__user_events"]
+GLUE_SELECTION = [*INCREMENTAL, "subscriptions_by_plan", "airports", "stg_events__user_events"]
 
 
 @dataclass
@@ -316,7 +316,7 @@ def test_glue_incremental_statements(glue: dict) -> None:
     assert all(name.endswith("_tmp") for name in dropped), dropped
     replace = re.compile(r"create or replace table glue_catalog\.(\w+\.\w+)\s+using iceberg")
     replaced = {m for s in statements for m in replace.findall(s)}
-    assert {"gold.flight_delay_summary", "silver.airports"} <= replaced
+    assert {"gold.subscriptions_by_plan", "silver.airports"} <= replaced
     # staging stays a Spark view on Glue (not an Iceberg copy)
     assert any("create or replace view staging.stg_events__user_events" in s for s in statements)
 
@@ -362,7 +362,7 @@ def test_every_table_dbt_creates_lies_in_the_one_layout_the_stack_grants(athena:
         athena["first"].athena_queries + athena["incremental"].athena_queries, ATHENA_CREATE
     )
     glue_tables = table_locations(glue_sql(glue["incremental"].glue_statements), GLUE_CREATE)
-    assert ("gold", "flight_delay_summary", "warehouse/gold/flight_delay_summary") in glue_tables
+    assert ("gold", "subscriptions_by_plan", "warehouse/gold/subscriptions_by_plan") in glue_tables
     assert ("gold", "account_features_history_tmp", "warehouse/gold/account_features_history_tmp") in glue_tables
     assert {schema for schema, _, _ in athena_tables} >= {"silver", "gold"}
     assert any(table.endswith("__dbt_tmp") for _, table, _ in athena_tables)  # incremental temporary tables
