@@ -128,6 +128,7 @@ def test_run_on_a_standalone_cluster(cluster, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     result = run_cli(
         "query",
+        "--engine", "spark",  # the default engine, DuckDB, starts no Spark: this one runs on the cluster too
         "select (select count(*) from bronze.telecom_subscriptions) as bronze, "
         "(select count(*) from bronze.quarantine) as quarantined, "
         "(select count(distinct _source_file) from bronze.telecom_subscriptions) as files",
