@@ -93,7 +93,10 @@ def test_progress_watch_notify_history(tmp_path, shared_datasets):
         assert code == 0, screen[-3000:]
         assert ANSI.search(screen)  # drawn live by rich
         assert re.search(r"files hashed .*1/1", screen) and re.search(r"files ingested .*1/1.*20 rows", screen)
-        dbt = [(int(a), int(b)) for a, b in re.findall(r"dbt build .*?(\d+)/(\d+)", screen)]
+        # within one drawn line (no escape code, no line break): a frame rich truncated ("…") may lack the
+        # counts, and the next bar's "1/1" must not be read as the build's
+        uncoloured = re.sub(r"\x1b\[[0-9;]*m", "", screen)
+        dbt = [(int(a), int(b)) for a, b in re.findall(r"dbt build [^\x1b\r\n]*?(\d+)/(\d+)", uncoloured)]
         total = dbt[-1][1]
         assert total > 5 and dbt[-1] == (total, total) and any(done < total for done, _ in dbt), dbt
         assert "gold.subscriptions_by_plan" in screen  # the dbt summary, then the final line
