@@ -150,7 +150,7 @@ def run(args) -> dict:
     """The bench contract: figures and ratios for every domain in ``args.domains`` (default: all)."""
     days = getattr(args, "days", None) or (365 if args.full else 30)
     scale = getattr(args, "scale", None) or 1.0
-    # `make bench` (about 10 minutes): the two domains with the largest days; `make bench-full`: all five
+    # `make bench` (default sizes): the two domains with the largest days; `make bench-full`: all five
     domains = getattr(args, "domains", None) or (list(GENERATORS) if args.full else ["airline", "events"])
     whole_project = bool(getattr(args, "whole_project", False))
     workdir = Path(args.workdir)
