@@ -90,7 +90,8 @@ class RunProgress:
                 counts = f"{self.built['models']} models, {self.built['tests']} tests"
             status = event.data.run_result.status or info.node_status
             if self.bar is not None:
-                self.show("dbt build", done, total, f"{counts}; {info.node_name} {status}")
+                # the last frame stays short: a long node name would make rich truncate the counts away
+                self.show("dbt build", done, total, counts if done == total else f"{counts}; {info.node_name} {status}")
             elif kind != "tests" or done == total or status not in ("pass", "success"):
                 self.line(f"dbt build: {done} of {total} ({counts}); {info.resource_type} {info.node_name}: {status}")
 
