@@ -59,6 +59,7 @@ pytest: install browser
 # A clean dbt build + test of every model of all five domains together on generated data, through
 # the same CLI users run (the demo; data tests run inside the build); then the dbt unit tests, which
 # runs leave out. Incremental branches are exercised per domain by the end-to-end tests.
+dbt-test: export LAKEHOUSE_JIT ?= quick
 dbt-test: install browser
 	rm -rf $(CI_HOME)
 	LAKEHOUSE_HOME=$(CI_HOME) LAKEHOUSE_LANDING=$(CI_HOME)/landing $(BIN)/lakehouse demo --days 1

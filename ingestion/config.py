@@ -25,6 +25,15 @@ DEFAULT_HOME = ".lakehouse"
 DEFAULT_LANDING = "data/landing"
 DEFAULT_SNAPSHOT_RETENTION = "7d"
 
+JIT_MODES = {
+    "full": [],
+    "quick": ["-XX:TieredStopAtLevel=1"],
+}
+"""``LAKEHOUSE_JIT``: the local driver JVM's compilers. ``full`` (default) is the JVM's own tiered
+compilation, best for big batches; ``quick`` stops at the first tier (C1), which saves about 40% of the
+CPU of a short run (JVM start, small batches, dbt's many small queries) and makes big batches slower
+(BENCHMARKS.md, "The JVM's compilers"). The test suite runs with ``quick``."""
+
 
 class ConfigError(Exception):
     """Bad usage or configuration: the CLI turns it into a clear message and exit code 2."""
@@ -46,6 +55,8 @@ class Settings:
     its new objects are downloaded to for the run (``<home>/landing-cache``)."""
     snapshot_retention: dt.timedelta = dt.timedelta(days=7)
     """``lakehouse maintain`` expires table snapshots older than this (time travel stays possible inside it)."""
+    jit: str = "full"
+    """The local driver JVM's compilers, a key of :data:`JIT_MODES` (``LAKEHOUSE_JIT``)."""
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
     @property
@@ -99,7 +110,8 @@ def load_settings(
     ``LAKEHOUSE_SPARK_MASTER`` (default ``local[2]``), ``LAKEHOUSE_DRIVER_MEMORY`` (default ``2g``),
     ``LAKEHOUSE_TARGET`` (default ``local``), ``LAKEHOUSE_SETTLE_SECONDS`` (default ``0``: writers
     upload under a temporary name and rename; set it when they write final names in place),
-    ``LAKEHOUSE_SNAPSHOT_RETENTION`` (default ``7d``: how long ``lakehouse maintain`` keeps snapshots).
+    ``LAKEHOUSE_SNAPSHOT_RETENTION`` (default ``7d``: how long ``lakehouse maintain`` keeps snapshots),
+    ``LAKEHOUSE_JIT`` (default ``full``; ``quick`` for short runs, see :data:`JIT_MODES`).
     """
     env = os.environ if env is None else env
     home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
@@ -112,6 +124,9 @@ def load_settings(
         raise ConfigError(f"LAKEHOUSE_HOME {home_path} exists and is not a directory")
     if landing_path.exists() and not landing_path.is_dir():
         raise ConfigError(f"landing {landing_path} exists and is not a directory")
+    jit = env.get("LAKEHOUSE_JIT") or "full"
+    if jit not in JIT_MODES:
+        raise ConfigError(f"LAKEHOUSE_JIT must be one of {', '.join(JIT_MODES)}, got {jit!r}")
     return Settings(
         home=home_path,
         landing=landing_path,
@@ -123,6 +138,7 @@ def load_settings(
         snapshot_retention=parse_duration(
             env.get("LAKEHOUSE_SNAPSHOT_RETENTION", DEFAULT_SNAPSHOT_RETENTION), "LAKEHOUSE_SNAPSHOT_RETENTION"
         ),
+        jit=jit,
     )
 
 

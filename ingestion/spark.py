@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ingestion.aws import AwsSettings
-from ingestion.config import ConfigError, Settings
+from ingestion.config import JIT_MODES, ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     java_opts = " ".join(
         [
             "-Duser.timezone=UTC",
+            *JIT_MODES[settings.jit],
             f"-Dlog4j2.configurationFile={LOG4J2}",
             f"-Dlakehouse.logs.dir={settings.logs_dir}",
             f"-Dderby.system.home={settings.home}",
