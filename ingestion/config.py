@@ -57,6 +57,9 @@ class Settings:
     """``lakehouse maintain`` expires table snapshots older than this (time travel stays possible inside it)."""
     jit: str = "full"
     """The local driver JVM's compilers, a key of :data:`JIT_MODES` (``LAKEHOUSE_JIT``)."""
+    jvm_archive: Path | None = None
+    """A class-data-sharing archive the local driver JVM starts from when the file exists
+    (``LAKEHOUSE_JVM_ARCHIVE``; written by ``lakehouse jvm-archive``, see ``lakehouse.jvm_archive``)."""
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
     @property
@@ -111,7 +114,8 @@ def load_settings(
     ``LAKEHOUSE_TARGET`` (default ``local``), ``LAKEHOUSE_SETTLE_SECONDS`` (default ``0``: writers
     upload under a temporary name and rename; set it when they write final names in place),
     ``LAKEHOUSE_SNAPSHOT_RETENTION`` (default ``7d``: how long ``lakehouse maintain`` keeps snapshots),
-    ``LAKEHOUSE_JIT`` (default ``full``; ``quick`` for short runs, see :data:`JIT_MODES`).
+    ``LAKEHOUSE_JIT`` (default ``full``; ``quick`` for short runs, see :data:`JIT_MODES`),
+    ``LAKEHOUSE_JVM_ARCHIVE`` (default none: a class-data-sharing archive for a faster JVM start).
     """
     env = os.environ if env is None else env
     home_path = Path(home or env.get("LAKEHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
@@ -139,6 +143,7 @@ def load_settings(
             env.get("LAKEHOUSE_SNAPSHOT_RETENTION", DEFAULT_SNAPSHOT_RETENTION), "LAKEHOUSE_SNAPSHOT_RETENTION"
         ),
         jit=jit,
+        jvm_archive=Path(archive).expanduser().resolve() if (archive := env.get("LAKEHOUSE_JVM_ARCHIVE")) else None,
     )
 
 

@@ -58,6 +58,15 @@ SEMANTICS = {
 """Settings that decide what the code computes: the same on a laptop and on AWS Glue."""
 
 
+def archive_options(archive: Path | None) -> list[str]:
+    """JVM options to start from a class-data-sharing archive, when one exists (``lakehouse.jvm_archive``
+    writes it whole, then renames it into place). An archive of another JDK or class path is ignored by
+    the JVM, silently: its warnings are switched off, so no command's output changes."""
+    if archive is None or not archive.is_file():
+        return []
+    return [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+
+
 def spark_conf(settings: Settings) -> dict[str, str]:
     """Every Spark and Iceberg setting the lakehouse uses locally, as one flat dictionary."""
     jar = iceberg_runtime_jar()
@@ -65,6 +74,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         [
             "-Duser.timezone=UTC",
             *JIT_MODES[settings.jit],
+            *archive_options(settings.jvm_archive),
             f"-Dlog4j2.configurationFile={LOG4J2}",
             f"-Dlakehouse.logs.dir={settings.logs_dir}",
             f"-Dderby.system.home={settings.home}",
