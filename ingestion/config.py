@@ -27,7 +27,9 @@ DEFAULT_SNAPSHOT_RETENTION = "7d"
 
 JIT_MODES = {
     "full": [],
-    "quick": ["-XX:TieredStopAtLevel=1"],
+    # C1 alone makes the JVM size its code cache as for one compiler (48 MB), which a long session fills
+    # ("CodeCache is full. Compiler has been disabled."): keep the tiered default's 240 MB.
+    "quick": ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"],
 }
 """``LAKEHOUSE_JIT``: the local driver JVM's compilers. ``full`` (default) is the JVM's own tiered
 compilation, best for big batches; ``quick`` stops at the first tier (C1), which saves about 40% of the

@@ -81,14 +81,16 @@ SLOWEST_FIRST = [
     "reliability/test_kill_loop.py",
     "e2e/test_invoices_pipeline.py",
     "e2e/test_datamart_pipeline.py",
-    "e2e/test_query_engines.py",
     "reliability/test_catalog_locks_privacy.py",
-    "e2e/test_run_ux.py",
-    "e2e/test_maintain.py",
     "e2e/test_telecom_pipeline.py",
     "e2e/test_events_pipeline.py",
+    "e2e/test_maintain.py",
+    "e2e/test_run_ux.py",
+    "e2e/test_query_engines.py",
+    "aws/test_dbt_aws.py",
     "reliability/test_spark_cluster.py",
     "e2e/test_airline_pipeline.py",
+    "reliability/test_hostile_inputs.py",
 ]
 
 
