@@ -58,7 +58,7 @@ $(JVM_ARCHIVE): $(STAMP)
 
 jvm-archive: $(JVM_ARCHIVE)
 
-lint: install
+lint: $(STAMP)
 	$(BIN)/ruff check ingestion lakehouse tests infra
 	$(BIN)/ruff format --check ingestion lakehouse tests infra
 	$(BIN)/sqlfluff lint models tests/dbt macros
@@ -79,13 +79,18 @@ dbt-test: install browser $(JVM_ARCHIVE)
 	grep -q 'last run: .*`demo` exit 0' $(CI_HOME)/status.txt || (cat $(CI_HOME)/status.txt; exit 1)
 	# the lineage site over this built home: column types, every column of every table documented,
 	# source freshness, the lineage graph in Chromium (screenshot in test-artifacts/)
-	LAKEHOUSE_DOCS_HOME=$(CI_HOME) $(BIN)/pytest -n 0 -p no:cacheprovider tests/e2e/test_docs_site.py
+	# and every gold table read through DuckDB (the default query engine) equals the Spark read, on this home
+	LAKEHOUSE_DOCS_HOME=$(CI_HOME) LAKEHOUSE_ENGINES_HOME=$(abspath $(CI_HOME)) $(BIN)/pytest -n 0 -p no:cacheprovider \
+		tests/e2e/test_docs_site.py tests/e2e/test_query_engines.py -k "test_docs_site or every_gold_table"
 	LAKEHOUSE_HOME=$(CI_HOME) $(BIN)/lakehouse dbt test --select "test_type:unit"
-	# every gold table read through DuckDB (the default query engine) equals the Spark read, on this home
-	LAKEHOUSE_ENGINES_HOME=$(abspath $(CI_HOME)) $(BIN)/pytest -n 0 -p no:cacheprovider tests/e2e/test_query_engines.py -k every_gold_table
 	rm -rf $(CI_HOME)
 
-test: lint pytest dbt-test
+# Lint, checkov's venv and the JVM archive do not depend on each other: built side by side (output kept
+# per target), then the two test stages, which use both cores each.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint $(CHECKOV_STAMP) $(JVM_ARCHIVE)
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory dbt-test
 
 # Figures and their ratios from one run (BENCHMARKS.md); JSON results in bench/. Never part of `make test`.
 bench: install $(JVM_ARCHIVE)
