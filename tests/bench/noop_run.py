@@ -97,6 +97,18 @@ def run(args: argparse.Namespace) -> dict:
                 "goal": "< 1",
                 "met": times["quick"] < one_day,
             },
+            *(
+                [
+                    {
+                        "name": "ingest nothing new: JVM archive / none",
+                        "value": archived / ingest,
+                        "goal": "< 1",
+                        "met": archived < ingest,
+                    }
+                ]
+                if archived is not None
+                else []
+            ),
         ],
     }
 
