@@ -34,7 +34,7 @@ JIT_MODES = {
 """``LAKEHOUSE_JIT``: the local driver JVM's compilers. ``full`` (default) is the JVM's own tiered
 compilation, best for big batches; ``quick`` stops at the first tier (C1), which saves about 40% of the
 CPU of a short run (JVM start, small batches, dbt's many small queries) and makes big batches slower
-(BENCHMARKS.md, "The JVM's compilers"). The test suite runs with ``quick``."""
+(BENCHMARKS.md, "The JVM's start and compilers"). The test suite runs with ``quick``."""
 
 
 class ConfigError(Exception):
@@ -61,7 +61,7 @@ class Settings:
     """The local driver JVM's compilers, a key of :data:`JIT_MODES` (``LAKEHOUSE_JIT``)."""
     jvm_archive: Path | None = None
     """A class-data-sharing archive the local driver JVM starts from when the file exists
-    (``LAKEHOUSE_JVM_ARCHIVE``; written by ``lakehouse jvm-archive``, see ``lakehouse.jvm_archive``)."""
+    (``LAKEHOUSE_JVM_ARCHIVE``; ``make jvm-archive`` writes one, see ``lakehouse.jvm_archive``)."""
 
     # --- state layout under $LAKEHOUSE_HOME -------------------------------------------------
     @property

@@ -3,7 +3,7 @@
 Each `lakehouse` command starts a JVM that loads some 20,000 classes of Spark, Hive, Iceberg and Derby.
 Java 17 can map the classes a previous JVM loaded from an archive instead of loading and verifying them
 again (JDK's "dynamic archive"): measured here, a `lakehouse status` went from 12.7 s to 7.9 s and from
-16.6 to 10.9 CPU-seconds (BENCHMARKS.md, "The JVM's start").
+16.6 to 10.9 CPU-seconds (BENCHMARKS.md, "The JVM's start and compilers").
 
 ``python -m lakehouse.jvm_archive [PATH]`` (``make jvm-archive``) writes one: it runs a small
 `lakehouse run` (the telecom pipeline on two small files) in a scratch home, in a JVM started with

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse import jvm_archive
+
 REPO = Path(__file__).resolve().parent.parent
 
 # The suite is hundreds of short runs, each in a fresh JVM: the first-tier compiler alone (C1) saves
@@ -17,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LAKEHOUSE_JIT", "quick")
 # and they start from the class-data-sharing archive `make jvm-archive` writes (lakehouse/jvm_archive.py):
 # about 5 CPU-seconds less per JVM start. Without the file, JVMs start as before.
-os.environ.setdefault("LAKEHOUSE_JVM_ARCHIVE", str(REPO / ".jvm" / "lakehouse.jsa"))
+os.environ.setdefault("LAKEHOUSE_JVM_ARCHIVE", str(jvm_archive.DEFAULT))
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 
