@@ -62,11 +62,24 @@ strict_option = click.option(
     help="dbt vars for the build, e.g. '{as_of_date: 2021-03-01}' (invoice features as of that date).",
 )
 @click.option("--unit-tests", is_flag=True, help="Also run dbt unit tests (left out of runs by default).")
+@click.option(
+    "--audit", is_flag=True, help="Keep the audit tests (tag:audit, whole-history rebuilds) in an incremental build."
+)
 @strict_option
 @click.option("--notify", metavar="URL", default=None, help="POST the run report (JSON) to this webhook at the end.")
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, landing, select, full_refresh: bool, dbt_vars, unit_tests: bool, strict: bool, notify):
+def run(
+    ctx: click.Context,
+    landing,
+    select,
+    full_refresh: bool,
+    dbt_vars,
+    unit_tests: bool,
+    audit: bool,
+    strict: bool,
+    notify,
+):
     """Ingest every new landing file, then dbt build (models + tests)."""
     from lakehouse.notify import check_url, notify_webhook
     from lakehouse.pipeline import Build, check_local_target, check_select, check_vars, quarantine_verdict, run_pipeline
@@ -76,7 +89,7 @@ def run(ctx: click.Context, landing, select, full_refresh: bool, dbt_vars, unit_
     settings = settings_of(ctx, landing)
     check_local_target(settings)
     started = time.monotonic()
-    build = Build(select, full_refresh, check_vars(dbt_vars), unit_tests)
+    build = Build(select, full_refresh, check_vars(dbt_vars), unit_tests, audit=audit)
     check_url(notify)
     with holding_state(settings, "run", ctx.obj["wait"]):
         if select:

@@ -32,6 +32,10 @@ class Build:
     unit_tests: bool = False
     state: str | None = None
     """``--state``: the last successful build's manifest, for ``state:modified`` (``lakehouse.selection``)."""
+    audit: bool = False
+    """``--audit``: keep the audit tests in an incremental build (``lakehouse.selection.AUDIT_TAG``)."""
+    exclude: str | None = None
+    """``--exclude``: what the plan leaves out (the audit tests of an incremental build)."""
 
     def args(self) -> list[str]:
         """``dbt build``'s arguments; without ``build``, those ``check_select``'s ``dbt ls`` takes."""
@@ -40,6 +44,8 @@ class Build:
             args += ["--exclude-resource-type", "unit_test"]
         if self.select:
             args += ["--select", self.select]
+        if self.exclude:
+            args += ["--exclude", self.exclude]
         if self.full_refresh:
             args.append("--full-refresh")
         if self.dbt_vars:
@@ -124,7 +130,7 @@ def run_pipeline(
     if plan.mode == "skip":
         outcome = DbtOutcome(command=[], success=True)
     else:
-        args = replace(build, select=plan.select, state=plan.state).args()
+        args = replace(build, select=plan.select, state=plan.state, exclude=plan.exclude).args()
         before_build(settings, plan, args)
         outcome = run_dbt(spark, settings, args, quiet=not verbose, on_event=progress and progress.dbt_event)
         after_build(settings, plan, outcome)

@@ -9,6 +9,11 @@ A plain run (no ``--select``, no ``--full-refresh``) builds, with their tests:
   that build), and those a build since then ran with another definition or other vars (``dirty``);
 - the models tagged ``as_of_date`` (and downstream) when the effective as-of date changed.
 
+Such an incremental build leaves out the audit tests (tag ``audit``): each compares a table with a
+rebuild of its whole history, a cost that grows with history, not with the new data. Every other
+build runs them (a full build, ``--select``, ``--full-refresh``), and ``lakehouse run --audit`` keeps
+them in an incremental one.
+
 With nothing of that it skips dbt. Everything is built when there is no record of a successful build
 (a new home, after ``reset``, ``repair``, a ``lakehouse dbt`` command that writes, a ``--full-refresh``
 that did not finish), when the ledger does not match the record, or when ``--vars`` (other than
@@ -44,6 +49,8 @@ from lakehouse.dbt_runner import DbtOutcome, dbt_env
 
 AS_OF_TAG = "as_of_date"
 """Models that read the as-of date (``macros/as_of_date.sql``) carry this tag in their yml."""
+AUDIT_TAG = "audit"
+"""Singular tests that compare a table with a rebuild of its whole history (``tests/dbt/``)."""
 BUILT_TYPES = ("model", "seed", "snapshot")
 RECORD_VERSION = 1
 PROJECT_PATHS = ("model-paths", "macro-paths", "seed-paths", "test-paths", "snapshot-paths", "analysis-paths")
@@ -195,6 +202,17 @@ class Graph:
     def tagged(self, tag: str) -> set[str]:
         return {uid for uid in self.built() if tag in self.nodes[uid].get("tags", [])}
 
+    def tests_of(self, ids: set[str], tag: str) -> set[str]:
+        """The tests tagged ``tag`` that a build of ``ids`` runs (dbt's eager indirect selection: a
+        test is selected when any node it depends on is)."""
+        return {
+            uid
+            for uid, node in self.nodes.items()
+            if node.get("resource_type") == "test"
+            and tag in node.get("tags", [])
+            and ids & set(node.get("depends_on", {}).get("nodes", []))
+        }
+
     def source_selector(self, uid: str) -> str:
         node = self.nodes[uid]
         return f"source:{node['source_name']}.{node['name']}+"
@@ -215,6 +233,9 @@ class Plan:
     """``skip``, ``changed`` (only what changed), ``everything``, ``as given`` (--select/--full-refresh)."""
     select: str | None
     """The dbt selector of the build (None: everything)."""
+    exclude: str | None = None
+    """What the build leaves out (``tag:audit`` in an incremental build without ``--audit``)."""
+    audits_left_out: int = 0
     state: str | None = None
     """``--state`` folder for ``state:modified`` in the selector."""
     why: str = ""
@@ -236,7 +257,8 @@ class Plan:
 
     def report(self) -> dict[str, Any]:
         """What the run report JSON keeps (``dbt.selection``)."""
-        keys = ("mode", "select", "why", "reasons", "models", "skipped", "pending", "as_of_date")
+        keys = ("mode", "select", "exclude", "why", "reasons", "models", "skipped", "pending", "as_of_date")
+        keys += ("audits_left_out",)
         return {key: getattr(self, key) if key != "reasons" else [r.__dict__ for r in self.reasons] for key in keys}
 
 
@@ -312,6 +334,9 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
         plan.reasons.append(Reason(what, why, len(nodes - counted)))
         counted |= nodes
     plan.skipped = total - len(counted)
+    audits = graph.tests_of(counted, AUDIT_TAG)
+    if audits and not build.audit:
+        plan.exclude, plan.audits_left_out = f"tag:{AUDIT_TAG}", len(audits)
     if not selectors:
         plan.mode, plan.select = "skip", None
         if plan.fingerprint != record.fingerprint:  # files changed, no definition did: compare less next time
@@ -421,4 +446,10 @@ def plan_summary(plan: Plan) -> str:
     parts = [f"{r.models} model(s) {r.what} ({r.why})" for r in plan.reasons if r.models]
     built = plan.models - plan.skipped
     text = f"dbt: building {built} of {plan.models} model(s): {', '.join(parts) or 'tests only'}"
-    return text + (f"; skipped {plan.skipped}: nothing changed for them" if plan.skipped else "")
+    text += f"; skipped {plan.skipped}: nothing changed for them" if plan.skipped else ""
+    if plan.audits_left_out:
+        text += (
+            f"; left out {plan.audits_left_out} audit test(s) (tag:{AUDIT_TAG}: each rebuilds its table's whole "
+            "history to compare; `lakehouse run --audit` runs them)"
+        )
+    return text

@@ -48,7 +48,7 @@ def render(results: dict[str, dict]) -> str:
     lines += ["", f"{'ratio':58} {'value':>9} {'goal':>12}  verdict", "-" * 100]
     for topic, result in results.items():
         for ratio in result.get("ratios", []):
-            verdict = "met" if ratio["met"] else "missed"
+            verdict = "" if "met" not in ratio else "met" if ratio["met"] else "missed"  # no goal: a figure
             label = f"{topic}: {ratio['name']}"
             lines.append(f"{label:58} {ratio['value']:9.2f} {ratio['goal']:>12}  {verdict}")
         if "error" in result:

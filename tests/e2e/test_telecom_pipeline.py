@@ -90,7 +90,11 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
         steps.append({"land": [[str(path), f"telecom/{path.name}"]]})
         if day == 2:  # its build fails (a bad as-of date): the day's batch stays pending for the next run
             steps.append({"cli": ["run", "--vars", "{as_of_date: 2021-3-1}"], "name": "failed build"})
-        steps += [{"cli": run, "name": f"run {day}"}, {"query": {"state": STATE_SQL}, "name": f"state {day}"}]
+        audit = ["--audit"] * (day == 1)  # day 1 keeps the audit tests in its incremental build, day 2 not
+        steps += [
+            {"cli": [*run, *audit], "name": f"run {day}"},
+            {"query": {"state": STATE_SQL}, "name": f"state {day}"},
+        ]
     # re-run: nothing new
     steps += [{"cli": run, "name": "rerun"}, {"query": {"state": STATE_SQL}, "name": "rerun state"}]
     redelivered = [[str(real[0]), "telecom/customer_subscription_2023_08_24.csv"]]  # same bytes, new name
@@ -140,6 +144,13 @@ def test_three_daily_files_rerun_and_redelivery(tmp_path, shared_datasets):
     pending = results["run 2"]  # no new file, but batch 3 was never built, nor the as-of models since
     assert "no new files" in pending["stdout"] and "downstream of telecom (new batch(es) 3)" in pending["stdout"]
     assert models_built(run_report(pending)) == telecom | built_models("--select", "tag:as_of_date+")
+    # the audit (silver equals a rebuild of all history): in every full build, with --audit, else left out
+    audit = "assert_subscriptions_equal_full_rebuild"
+    ran = {name: {n["name"] for n in run_report(results[name])["dbt"]["nodes"]} for name in ("run 0", "run 1", "run 2")}
+    assert audit in ran["run 0"] and audit in ran["run 1"] and audit not in ran["run 2"], ran
+    assert "left out" not in results["run 1"]["stdout"]
+    assert "left out 1 audit test(s) (tag:audit" in pending["stdout"]
+    assert run_report(pending)["dbt"]["selection"]["exclude"] == "tag:audit"
     for name in ("rerun", "redelivery", "nothing new"):
         assert results[name]["code"] == 0 and "dbt: skipped, nothing changed" in results[name]["stdout"], name
         assert run_report(results[name])["dbt"]["nodes"] == [], name

@@ -51,12 +51,19 @@ MANIFEST = {
         "model.p.gold_a": {"resource_type": "model", "name": "gold_a", "tags": []},
         "model.p.features": {"resource_type": "model", "name": "features", "tags": ["as_of_date"]},
         "test.p.unique_gold_t": {"resource_type": "test", "name": "unique_gold_t", "tags": []},
+        "test.p.gold_a_equals_rebuild": {
+            "resource_type": "test",
+            "name": "gold_a_equals_rebuild",
+            "tags": ["audit"],
+            "depends_on": {"nodes": ["model.p.gold_a"]},
+        },
     },
     "child_map": {
         "source.p.telecom.subscriptions": ["model.p.stg"],
         "model.p.stg": ["model.p.gold_t"],
         "model.p.gold_t": ["model.p.features", "test.p.unique_gold_t"],
         "source.p.airline.flights": ["model.p.gold_a"],
+        "model.p.gold_a": ["test.p.gold_a_equals_rebuild"],
     },
 }
 
@@ -106,6 +113,28 @@ def test_new_batches_select_only_the_models_downstream_of_their_source(tmp_path)
         "dbt: building 3 of 4 model(s): 3 model(s) downstream of telecom (new batch(es) 3); "
         "skipped 1: nothing changed for them"
     )
+
+
+def test_an_incremental_build_leaves_out_the_audit_tests_unless_asked(tmp_path):
+    settings = home_with_record(tmp_path)
+    ledger = read_ledger([*LEDGER, batch(3, "airline_daily_flights")])
+    plan = plan_build(settings, Build(), ledger)
+    assert plan.select == "source:airline.flights+" and plan.exclude == "tag:audit"
+    assert plan.audits_left_out == 1 and plan.report()["audits_left_out"] == 1
+    assert plan_summary(plan).endswith(
+        "; left out 1 audit test(s) (tag:audit: each rebuilds its table's whole history to compare; "
+        "`lakehouse run --audit` runs them)"
+    )
+    assert Build(select=plan.select, exclude=plan.exclude).args()[-2:] == ["--exclude", "tag:audit"]
+    audited = plan_build(settings, Build(audit=True), ledger)
+    assert audited.select == plan.select and audited.exclude is None and "audit" not in plan_summary(audited)
+    # a build that touches no audited model has nothing to leave out
+    telecom = plan_build(settings, Build(), read_ledger([*LEDGER, batch(3, "telecom_subscriptions")]))
+    assert telecom.exclude is None
+    # full builds and builds as given keep them
+    (settings.home / "last-build" / "record.json").unlink()
+    assert plan_build(settings, Build(), ledger).exclude is None
+    assert plan_build(settings, Build(full_refresh=True), ledger).exclude is None
 
 
 def test_batches_a_failed_build_left_are_still_pending(tmp_path):

@@ -1,6 +1,9 @@
 -- The incremental gold datamart tables must equal a from-scratch computation over the current
 -- silver rows (tombstones excluded). Returns one row per table that differs, with the number of
 -- differing rows (none = correct).
+-- An audit (tag audit): it reads the whole history, so a plain `lakehouse run` leaves it out of
+-- an incremental build; full builds, `--select`, `--full-refresh` and `lakehouse run --audit` run it.
+{{ config(tags=['audit']) }}
 
 {%- set account_datamart_rebuilt %}
     (

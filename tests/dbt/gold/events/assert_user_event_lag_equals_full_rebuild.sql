@@ -1,5 +1,8 @@
 -- gold.user_event_lag is maintained incrementally; it must equal a from-scratch lag over every
 -- user's entire history. Returns the differing rows (none = correct).
+-- An audit (tag audit): it reads the whole history, so a plain `lakehouse run` leaves it out of
+-- an incremental build; full builds, `--select`, `--full-refresh` and `lakehouse run --audit` run it.
+{{ config(tags=['audit']) }}
 
 with
 

@@ -1,5 +1,8 @@
 -- silver.flights (incremental insert-overwrite by date) must equal a full rebuild: for every date,
 -- exactly the rows of that date's latest batch. Returns differing rows with their multiplicity.
+-- An audit (tag audit): it reads the whole history, so a plain `lakehouse run` leaves it out of
+-- an incremental build; full builds, `--select`, `--full-refresh` and `lakehouse run --audit` run it.
+{{ config(tags=['audit']) }}
 
 with
 

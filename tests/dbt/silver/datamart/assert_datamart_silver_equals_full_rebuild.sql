@@ -2,6 +2,9 @@
 -- per key the version with the latest change timestamp, ties by batch, file name, record number
 -- (latest_version_per_key outside an incremental run). Returns one row per table that differs,
 -- with the number of differing rows (none = correct).
+-- An audit (tag audit): it reads the whole history, so a plain `lakehouse run` leaves it out of
+-- an incremental build; full builds, `--select`, `--full-refresh` and `lakehouse run --audit` run it.
+{{ config(tags=['audit']) }}
 
 {%- set tables = [
     ('accounts', 'stg_datamart__accounts', 'account_id', 'updated_at'),

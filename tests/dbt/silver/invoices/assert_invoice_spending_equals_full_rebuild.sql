@@ -1,6 +1,9 @@
 -- The incremental silver.invoice_spending must equal spending computed from scratch over every
 -- delivered row (staging), independently of the silver models it is built from. Returns the rows
 -- that differ in either direction; none means the incremental path is right.
+-- An audit (tag audit): it reads the whole history, so a plain `lakehouse run` leaves it out of
+-- an incremental build; full builds, `--select`, `--full-refresh` and `lakehouse run --audit` run it.
+{{ config(tags=['audit']) }}
 
 with
 
