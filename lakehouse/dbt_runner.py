@@ -242,7 +242,30 @@ def run_dbt(
             unique_id=getattr(node, "unique_id", ""),
         )
         counted = ("model", "seed", "snapshot")
+        materialized = getattr(getattr(node, "config", None), "materialized", None)
         if spark is not None and entry.resource_type in counted and status == "success" and entry.relation:
-            entry.rows = spark.sql(f"select count(*) from {entry.relation}").first()[0]
+            entry.rows = None if materialized == "view" else stored_rows(spark, entry.relation)
         outcome.nodes.append(entry)
     return outcome
+
+
+def stored_rows(spark, table: str) -> int:
+    """The rows ``table`` holds now: its current Iceberg snapshot's ``total-records`` (table metadata,
+    no Spark job), or ``count(*)`` when that is not exact (delete files) or not there (not Iceberg).
+
+    A view has no stored rows: counting one would run its query over the history beneath it, a cost
+    that grows with every run (``run_dbt`` leaves views' rows empty)."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors.exceptions.captured import CapturedException
+
+    try:
+        iceberg = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
+        snapshot = iceberg.currentSnapshot()
+        if snapshot is None:
+            return 0
+        summary = snapshot.summary()
+        if summary.get("total-records") is not None and str(summary.get("total-delete-files")) == "0":
+            return int(summary.get("total-records"))
+    except (Py4JError, CapturedException, AttributeError):  # not Iceberg, or no JVM catalog: count instead
+        pass
+    return spark.sql(f"select count(*) from {table}").first()[0]

@@ -25,13 +25,18 @@ def test_the_table_shows_figures_ratios_and_failures():
         {
             "ingest": {
                 "figures": [{"name": "ingest (first run)", "seconds": 40.4, "rows": 1_000_000, "note": "10 files"}],
-                "ratios": [{"name": "ingest / floor", "value": 2.74, "goal": "<= 1.5", "met": False}],
+                "ratios": [
+                    {"name": "ingest / floor", "value": 2.74, "goal": "<= 1.5", "met": False},
+                    {"name": "audited day / day", "value": 1.31, "goal": "info"},  # a figure, no verdict
+                ],
             },
             "query": {"figures": [], "ratios": [], "error": "RuntimeError: no java"},
         }
     )
     assert "ingest: ingest (first run)" in table and "1,000,000" in table
     assert "ingest: ingest / floor" in table and "missed" in table
+    [audited] = [line for line in table.splitlines() if "audited day / day" in line]
+    assert audited.split()[-2:] == ["1.31", "info"]
     assert "query: FAILED: RuntimeError: no java" in table
 
 
