@@ -63,7 +63,9 @@ strict_option = click.option(
 )
 @click.option("--unit-tests", is_flag=True, help="Also run dbt unit tests (left out of runs by default).")
 @click.option(
-    "--audit", is_flag=True, help="Keep the audit tests (tag:audit, whole-history rebuilds) in an incremental build."
+    "--audit",
+    is_flag=True,
+    help="Check everything: the audit tests (tag:audit) and every row; with nothing new, the audits alone.",
 )
 @strict_option
 @click.option("--notify", metavar="URL", default=None, help="POST the run report (JSON) to this webhook at the end.")

@@ -97,7 +97,7 @@ def dbt_environment(settings: Settings, target: str | None = None) -> dict[str, 
 
 
 @contextlib.contextmanager
-def dbt_env(settings: Settings, target: str | None = None) -> Iterator[None]:
+def dbt_env(settings: Settings, target: str | None = None, extra: dict[str, str] | None = None) -> Iterator[None]:
     """``dbt_environment(settings)`` in ``os.environ`` for the duration of one in-process dbt call, and
     the previous values back after it.
 
@@ -108,7 +108,7 @@ def dbt_env(settings: Settings, target: str | None = None) -> Iterator[None]:
     line (``lakehouse dbt <anything>``) gets the lakehouse's project, profile, target and log paths
     without rewriting the user's arguments. Nothing else in the process reads them.
     """
-    values = dbt_environment(settings, target)
+    values = {**dbt_environment(settings, target), **(extra or {})}
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -203,11 +203,17 @@ def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relatio
 
 
 def run_dbt(
-    spark, settings: Settings, args: Sequence[str], quiet: bool = True, on_event: Callable | None = None
+    spark,
+    settings: Settings,
+    args: Sequence[str],
+    quiet: bool = True,
+    on_event: Callable | None = None,
+    env: dict[str, str] | None = None,
 ) -> DbtOutcome:
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models when
     ``spark`` is given: the local target; the AWS targets run with ``spark=None``). ``on_event`` gets
-    every dbt event (``EventMsg``, dbt's own callback) as it happens: live progress."""
+    every dbt event (``EventMsg``, dbt's own callback) as it happens: live progress. ``env``: more
+    environment variables for this call only (``lakehouse.selection.CHECK_ENV``)."""
     from dbt.cli.main import dbtRunner
 
     command = list(args)
@@ -222,7 +228,7 @@ def run_dbt(
             checkpoint(f"dbt_node:{finished}")
 
     callbacks = [crash_points] + ([on_event] if on_event else [])
-    with dbt_env(settings, target_of(settings, args)):
+    with dbt_env(settings, target_of(settings, args), env):
         result = dbtRunner(callbacks=callbacks).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:

@@ -13,7 +13,7 @@ from lakehouse.dbt_runner import DbtOutcome, list_nodes, run_dbt
 from lakehouse.errors import FAILED, OK
 from lakehouse.output import echo, error
 from lakehouse.report import dbt_summary, ingest_summary, never_arrived_warnings
-from lakehouse.selection import after_build, before_build, plan_build, plan_summary, read_ledger
+from lakehouse.selection import CHECK_ENV, after_build, before_build, plan_build, plan_summary, read_ledger
 
 VARS_EXAMPLE = "--vars '{as_of_date: 2021-03-01}'"
 
@@ -132,7 +132,10 @@ def run_pipeline(
     else:
         args = replace(build, select=plan.select, state=plan.state, exclude=plan.exclude).args()
         before_build(settings, plan, args)
-        outcome = run_dbt(spark, settings, args, quiet=not verbose, on_event=progress and progress.dbt_event)
+        checks = {} if plan.checked_after is None else {CHECK_ENV: str(plan.checked_after)}
+        outcome = run_dbt(
+            spark, settings, args, quiet=not verbose, on_event=progress and progress.dbt_event, env=checks
+        )
         after_build(settings, plan, outcome)
         echo(dbt_summary(outcome))
     outcome.selection = plan.report()

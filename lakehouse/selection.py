@@ -9,10 +9,14 @@ A plain run (no ``--select``, no ``--full-refresh``) builds, with their tests:
   that build), and those a build since then ran with another definition or other vars (``dirty``);
 - the models tagged ``as_of_date`` (and downstream) when the effective as-of date changed.
 
-Such an incremental build leaves out the audit tests (tag ``audit``): each compares a table with a
-rebuild of its whole history, a cost that grows with history, not with the new data. Every other
-build runs them (a full build, ``--select``, ``--full-refresh``), and ``lakehouse run --audit`` keeps
-them in an incremental one.
+Such an incremental build (without ``--audit``) does less checking where checking costs history:
+
+- it leaves out the audit tests (tag ``audit``): each compares a table with a rebuild of its whole
+  history. Every other build runs them (a full build, ``--select``, ``--full-refresh``);
+- the data tests marked ``meta: {incremental_check: true}`` (``macros/incremental_checks.sql``) read
+  only the rows of batches after the last successful build (``CHECK_ENV``), when that build built
+  every source through its batch and only new batches are built now: older rows passed the same
+  tests then, and no build has changed them since.
 
 With nothing of that it skips dbt. Everything is built when there is no record of a successful build
 (a new home, after ``reset``, ``repair``, a ``lakehouse dbt`` command that writes, a ``--full-refresh``
@@ -49,6 +53,8 @@ from lakehouse.dbt_runner import DbtOutcome, dbt_env
 
 AS_OF_TAG = "as_of_date"
 """Models that read the as-of date (``macros/as_of_date.sql``) carry this tag in their yml."""
+CHECK_ENV = "LAKEHOUSE_CHECK_BATCHES_AFTER"
+"""Set for an incremental build's dbt: marked tests read only batches after it (``Plan.checked_after``)."""
 AUDIT_TAG = "audit"
 """Singular tests that compare a table with a rebuild of its whole history (``tests/dbt/``)."""
 BUILT_TYPES = ("model", "seed", "snapshot")
@@ -230,12 +236,15 @@ class Reason:
 @dataclass
 class Plan:
     mode: str
-    """``skip``, ``changed`` (only what changed), ``everything``, ``as given`` (--select/--full-refresh)."""
+    """``skip``, ``changed`` (only what changed), ``everything``, ``as given`` (--select/--full-refresh),
+    ``audit`` (``--audit`` with nothing changed: the audit tests alone)."""
     select: str | None
     """The dbt selector of the build (None: everything)."""
     exclude: str | None = None
     """What the build leaves out (``tag:audit`` in an incremental build without ``--audit``)."""
     audits_left_out: int = 0
+    checked_after: int | None = None
+    """Tests marked ``incremental_check`` read only rows of batches after this one (None: every row)."""
     state: str | None = None
     """``--state`` folder for ``state:modified`` in the selector."""
     why: str = ""
@@ -258,7 +267,7 @@ class Plan:
     def report(self) -> dict[str, Any]:
         """What the run report JSON keeps (``dbt.selection``)."""
         keys = ("mode", "select", "exclude", "why", "reasons", "models", "skipped", "pending", "as_of_date")
-        keys += ("audits_left_out",)
+        keys += ("audits_left_out", "checked_after")
         return {key: getattr(self, key) if key != "reasons" else [r.__dict__ for r in self.reasons] for key in keys}
 
 
@@ -337,7 +346,14 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
     audits = graph.tests_of(counted, AUDIT_TAG)
     if audits and not build.audit:
         plan.exclude, plan.audits_left_out = f"tag:{AUDIT_TAG}", len(audits)
-    if not selectors:
+    only_new_batches = all(what.startswith("downstream of ") for what, _, _ in groups)
+    fully_built = set(record.through.values()) == {record.batch} and not record.dirty
+    if selectors and only_new_batches and fully_built and not build.audit:
+        plan.checked_after = record.batch
+    if not selectors and build.audit and graph.tests_of(graph.built(), AUDIT_TAG):
+        plan.mode, plan.select, plan.exclude, plan.audits_left_out = "audit", f"tag:{AUDIT_TAG}", None, 0
+        plan.why = f"nothing changed since the last successful build ({record.built_at}); --audit runs the audits"
+    elif not selectors:
         plan.mode, plan.select = "skip", None
         if plan.fingerprint != record.fingerprint:  # files changed, no definition did: compare less next time
             save_record(settings, replace(record, fingerprint=plan.fingerprint))
@@ -378,7 +394,7 @@ def selected_ids(settings: Settings, build_args: Sequence[str]) -> set[str]:
 def before_build(settings: Settings, plan: Plan, build_args: Sequence[str]) -> None:
     """Make the record conservative for a build that may fail or be killed half-way."""
     record = load_record(settings)
-    if record is None:
+    if record is None or plan.mode == "audit":  # tests alone: the tables stay as the record says
         return
     if plan.mode == "everything":
         forget_record(settings)
@@ -401,7 +417,7 @@ def before_build(settings: Settings, plan: Plan, build_args: Sequence[str]) -> N
 
 def after_build(settings: Settings, plan: Plan, outcome: DbtOutcome) -> None:
     """After a successful build: the new record (only what was fully built moves it)."""
-    if outcome.failed or plan.ledger is None:
+    if outcome.failed or plan.ledger is None or plan.mode == "audit":
         return
     ledger = plan.ledger
     # without the var dbt used the day its build started: if that was after midnight, it is unknown
@@ -441,12 +457,16 @@ def after_build(settings: Settings, plan: Plan, outcome: DbtOutcome) -> None:
 def plan_summary(plan: Plan) -> str:
     if plan.mode == "skip":
         return f"dbt: skipped, {plan.why}"
+    if plan.mode == "audit":
+        return f"dbt: the audit tests only: {plan.why}"
     if plan.mode != "changed":
         return f"dbt: building {'everything' if plan.select is None else 'the selection'}: {plan.why}"
     parts = [f"{r.models} model(s) {r.what} ({r.why})" for r in plan.reasons if r.models]
     built = plan.models - plan.skipped
     text = f"dbt: building {built} of {plan.models} model(s): {', '.join(parts) or 'tests only'}"
     text += f"; skipped {plan.skipped}: nothing changed for them" if plan.skipped else ""
+    if plan.checked_after is not None:
+        text += f"; incremental checks read batches after {plan.checked_after}"
     if plan.audits_left_out:
         text += (
             f"; left out {plan.audits_left_out} audit test(s) (tag:{AUDIT_TAG}: each rebuilds its table's whole "

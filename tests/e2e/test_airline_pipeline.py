@@ -11,11 +11,10 @@ import pytest
 
 from ingestion.config import SHARED_DATASETS
 from lakehouse.demo import airline
-from tests.e2e.helpers import scenario
+from tests.e2e.helpers import run_report, scenario
 
 pytestmark = pytest.mark.e2e
 
-AIRLINE_ONLY = ["--select", "+path:models/gold/airline"]  # gold airline and everything upstream
 GOLD_SQL = """
 select cast(flight_date as string) as flight_date, carrier, dep_airport, arr_airport, dep_city, arr_city,
        dep_state, arr_state, cast(dep_delay as string) as dep_delay, cast(arr_delay as string) as arr_delay
@@ -29,6 +28,10 @@ FLIGHT_COLUMNS = {
     "DepDelay": "INTEGER",
     "ArrDelay": "INTEGER",
 }
+
+
+def nodes_run(result: dict) -> set[str]:
+    return {n["name"] for n in run_report(result)["dbt"]["nodes"]}
 
 
 def expected_from_csvs(flight_files, airports_file):
@@ -116,7 +119,7 @@ def test_enrichment_correction_late_date_rename_and_rerun(tmp_path):
         return {"land": [[str(p), p.relative_to(root).as_posix()] for p in paths]}
 
     gold = {"query": {"gold": GOLD_SQL, "summary": SUMMARY_SQL}}
-    run = {"cli": ["run", *AIRLINE_ONLY]}
+    run = {"cli": ["run"]}  # plain runs: everything first, then only what the new batch changed
     first, after_first, second, after_second, third, after_third = [
         r
         for r in scenario(
@@ -129,7 +132,7 @@ def test_enrichment_correction_late_date_rename_and_rerun(tmp_path):
                 land([corrected, late, airports_v2], later),
                 run,
                 gold,
-                run,
+                {"cli": ["run", "--audit"]},  # nothing new: the audit tests alone
                 gold,
             ],
         )
@@ -145,3 +148,16 @@ def test_enrichment_correction_late_date_rename_and_rerun(tmp_path):
 
     assert third["code"] == 0 and "no new files" in third["stdout"], third["stdout"] + third["stderr"]
     assert_gold_matches(after_third, current.values(), airports_v2)
+
+    # the incremental run checked only its own rows where a test is marked for it, and left the
+    # audit out; the nothing-new `--audit` run then ran the audits alone (and they passed)
+    audit = "assert_flights_equal_full_rebuild"
+    assert run_report(first)["dbt"]["selection"]["checked_after"] is None  # a full build checks every row
+    assert run_report(second)["dbt"]["selection"]["checked_after"] == 1
+    assert "incremental checks read batches after 1" in second["stdout"]
+    assert audit not in nodes_run(second) and "left out 1 audit test(s)" in second["stdout"]
+    compiled = tmp_path / "home/dbt/target/compiled/lakehouse/models/silver/airline/_airline__models.yml"
+    assert "_batch_id > 1" in (compiled / "not_null_flights_carrier.sql").read_text()
+    assert "dbt: the audit tests only: nothing changed" in third["stdout"]
+    audits = {n["name"]: n["status"] for n in run_report(third)["dbt"]["nodes"]}
+    assert audits[audit] == "pass" and all(n.startswith("assert_") for n in audits), audits

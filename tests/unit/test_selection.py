@@ -111,8 +111,9 @@ def test_new_batches_select_only_the_models_downstream_of_their_source(tmp_path)
     assert plan.skipped == 1  # gold_a
     assert plan_summary(plan) == (
         "dbt: building 3 of 4 model(s): 3 model(s) downstream of telecom (new batch(es) 3); "
-        "skipped 1: nothing changed for them"
+        "skipped 1: nothing changed for them; incremental checks read batches after 2"
     )
+    assert plan.checked_after == 2  # the last successful build built every source through batch 2
 
 
 def test_an_incremental_build_leaves_out_the_audit_tests_unless_asked(tmp_path):
@@ -128,6 +129,11 @@ def test_an_incremental_build_leaves_out_the_audit_tests_unless_asked(tmp_path):
     assert Build(select=plan.select, exclude=plan.exclude).args()[-2:] == ["--exclude", "tag:audit"]
     audited = plan_build(settings, Build(audit=True), ledger)
     assert audited.select == plan.select and audited.exclude is None and "audit" not in plan_summary(audited)
+    # --audit with nothing new: the audit tests alone (a nightly audit after a quiet day still runs)
+    idle = plan_build(settings, Build(audit=True), read_ledger(LEDGER))
+    assert (idle.mode, idle.select, idle.exclude) == ("audit", "tag:audit", None)
+    assert plan_summary(idle).startswith("dbt: the audit tests only: nothing changed since the last successful")
+    assert plan_build(settings, Build(), read_ledger(LEDGER)).mode == "skip"
     # a build that touches no audited model has nothing to leave out
     telecom = plan_build(settings, Build(), read_ledger([*LEDGER, batch(3, "telecom_subscriptions")]))
     assert telecom.exclude is None
@@ -135,6 +141,17 @@ def test_an_incremental_build_leaves_out_the_audit_tests_unless_asked(tmp_path):
     (settings.home / "last-build" / "record.json").unlink()
     assert plan_build(settings, Build(), ledger).exclude is None
     assert plan_build(settings, Build(full_refresh=True), ledger).exclude is None
+
+
+def test_incremental_checks_only_when_only_new_batches_follow_a_complete_build(tmp_path):
+    new_batch = read_ledger([*LEDGER, batch(3, "telecom_subscriptions")])
+    assert plan_build(home_with_record(tmp_path / "a"), Build(audit=True), new_batch).checked_after is None
+    partial = home_with_record(tmp_path / "b", through={TELECOM: 2, AIRLINE: 1})  # a --select build since
+    assert plan_build(partial, Build(), new_batch).checked_after is None
+    as_of = home_with_record(tmp_path / "c", as_of_date="2021-03-01")  # as-of models rebuilt too
+    assert plan_build(as_of, Build(), new_batch).checked_after is None
+    for settings in (partial, as_of):
+        assert "incremental checks" not in plan_summary(plan_build(settings, Build(), new_batch))
 
 
 def test_batches_a_failed_build_left_are_still_pending(tmp_path):
