@@ -1,29 +1,20 @@
 {% macro get_where_subquery(relation) -%}
     {#- dbt's own macro (the relation a data test reads, filtered by its `where` config), plus the
         lakehouse's incremental checks: a test whose config has `meta: {incremental_check: true}`
-        (or `{incremental_check: {by: <key>}}`: the rows of keys with such a row)
         reads only the rows of batches after `checked_batches_after()` when that is set, i.e. in a
         plain `lakehouse run` that builds only new batches (`lakehouse.selection`): rows of older
         batches passed the same test in an earlier successful build and no build has changed them
-        since. `true`: row-local tests (not_null, relationships from the child side) and unique
+        since. Only for row-local tests (not_null, relationships from the child side) and unique
         keys that include the partition a build replaces whole, on models that write every row they
-        change with the new `_batch_id`. `{by: key}`: models that rewrite a key's older rows keeping
-        their batch ids, and unique tests over columns that include the key. Full builds,
-        `--select`, `--full-refresh` and `--audit` check every row. -#}
+        change with the new `_batch_id`. Full builds, `--select`, `--full-refresh` and `--audit`
+        check every row. -#}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
     {%- set after = checked_batches_after() -%}
-    {%- set check = (config.get('meta') or {}).get('incremental_check') -%}
-    {%- if after is not none and check is mapping and check.get('by') -%}
-        {#- {by: key}: every row of the keys that have a row of a newer batch (a model that rewrites a
-            key's older rows keeping their batch ids; a unique test over columns that include key) -#}
-        {%- do conditions.append(
-            check.by ~ ' in (select ' ~ check.by ~ ' from ' ~ relation ~ ' where _batch_id > ' ~ after ~ ')'
-        ) -%}
-    {%- elif after is not none and check -%}
+    {%- if after is not none and (config.get('meta') or {}).get('incremental_check') -%}
         {%- do conditions.append('_batch_id > ' ~ after) -%}
     {%- endif -%}
     {%- if conditions -%}
