@@ -33,7 +33,8 @@ class Build:
     state: str | None = None
     """``--state``: the last successful build's manifest, for ``state:modified`` (``lakehouse.selection``)."""
     audit: bool = False
-    """``--audit``: keep the audit tests in an incremental build (``lakehouse.selection.AUDIT_TAG``)."""
+    """``--audit``: an incremental build checks everything (the audit tests, ``lakehouse.selection.AUDIT_TAG``,
+    and every row); with nothing changed, the audit tests alone."""
     exclude: str | None = None
     """``--exclude``: what the plan leaves out (the audit tests of an incremental build)."""
 
