@@ -23,6 +23,10 @@ from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument, spark_conf_
 
 FAILED = {"error", "fail", "runtime error"}
 
+CHECK_ENV = "LAKEHOUSE_CHECK_BATCHES_AFTER"
+"""Data tests marked ``incremental_check`` read only rows of batches after this one
+(``macros/incremental_checks.sql``): set by ``lakehouse run`` for an incremental build
+(``lakehouse.selection.Plan.checked_after``), empty for every other dbt call."""
 LOCAL = "local"
 AWS_TARGETS = ("glue", "athena")
 TARGETS = (LOCAL, *AWS_TARGETS)
@@ -108,7 +112,7 @@ def dbt_env(settings: Settings, target: str | None = None, extra: dict[str, str]
     line (``lakehouse dbt <anything>``) gets the lakehouse's project, profile, target and log paths
     without rewriting the user's arguments. Nothing else in the process reads them.
     """
-    values = {**dbt_environment(settings, target), **(extra or {})}
+    values = {CHECK_ENV: "", **dbt_environment(settings, target), **(extra or {})}  # never inherited
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -213,7 +217,7 @@ def run_dbt(
     """Invoke ``dbt <args>`` in-process and collect per-node results (with row counts of models when
     ``spark`` is given: the local target; the AWS targets run with ``spark=None``). ``on_event`` gets
     every dbt event (``EventMsg``, dbt's own callback) as it happens: live progress. ``env``: more
-    environment variables for this call only (``lakehouse.selection.CHECK_ENV``)."""
+    environment variables for this call only (``CHECK_ENV``)."""
     from dbt.cli.main import dbtRunner
 
     command = list(args)

@@ -9,11 +9,11 @@ from ingestion.config import ConfigError, Settings
 from ingestion.ingest import IngestReport, ingest, no_progress
 from ingestion.ledger import Ledger
 from ingestion.registry import SOURCES, get_source
-from lakehouse.dbt_runner import DbtOutcome, list_nodes, run_dbt
+from lakehouse.dbt_runner import CHECK_ENV, DbtOutcome, list_nodes, run_dbt
 from lakehouse.errors import FAILED, OK
 from lakehouse.output import echo, error
 from lakehouse.report import dbt_summary, ingest_summary, never_arrived_warnings
-from lakehouse.selection import CHECK_ENV, after_build, before_build, plan_build, plan_summary, read_ledger
+from lakehouse.selection import after_build, before_build, plan_build, plan_summary, read_ledger
 
 VARS_EXAMPLE = "--vars '{as_of_date: 2021-03-01}'"
 

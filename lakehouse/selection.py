@@ -12,11 +12,13 @@ A plain run (no ``--select``, no ``--full-refresh``) builds, with their tests:
 Such an incremental build (without ``--audit``) does less checking where checking costs history:
 
 - it leaves out the audit tests (tag ``audit``): each compares a table with a rebuild of its whole
-  history. Every other build runs them (a full build, ``--select``, ``--full-refresh``);
+  history. Every other build runs them (a full build, ``--select`` for what it selects,
+  ``--full-refresh``), and ``--audit`` adds every one of them to an incremental build;
 - the data tests marked ``meta: {incremental_check: true}`` (``macros/incremental_checks.sql``) read
-  only the rows of batches after the last successful build (``CHECK_ENV``), when that build built
-  every source through its batch and only new batches are built now: older rows passed the same
-  tests then, and no build has changed them since.
+  only the rows of batches after the last successful build (``lakehouse.dbt_runner.CHECK_ENV``), when
+  that build built every source through its batch, no project file changed since (a new or edited
+  test runs on every row) and only new batches are built now: older rows passed these very tests
+  then, and no build has changed them since.
 
 With nothing of that it skips dbt. Everything is built when there is no record of a successful build
 (a new home, after ``reset``, ``repair``, a ``lakehouse dbt`` command that writes, a ``--full-refresh``
@@ -53,8 +55,6 @@ from lakehouse.dbt_runner import DbtOutcome, dbt_env
 
 AS_OF_TAG = "as_of_date"
 """Models that read the as-of date (``macros/as_of_date.sql``) carry this tag in their yml."""
-CHECK_ENV = "LAKEHOUSE_CHECK_BATCHES_AFTER"
-"""Set for an incremental build's dbt: marked tests read only batches after it (``Plan.checked_after``)."""
 AUDIT_TAG = "audit"
 """Singular tests that compare a table with a rebuild of its whole history (``tests/dbt/``)."""
 BUILT_TYPES = ("model", "seed", "snapshot")
@@ -302,14 +302,17 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
     graph = Graph.read(state / "manifest.json")
     selectors, groups, dirty = [], [], []
     modified: set[str] = set()
+    changed_tests: set[str] = set()
     if base["fingerprint"] != record.fingerprint:
         ids, problem = modified_ids(settings, build.dbt_vars, state)
         if problem:
             return Plan("everything", None, why=f"dbt could not compare with the last build: {problem}", **base)
         graph = Graph.read(settings.dbt_target_dir / "manifest.json")
         modified = set(ids) & graph.built()
+        changed_tests = {uid for uid in ids if graph.nodes.get(uid, {}).get("resource_type") == "test"}
+        if modified or changed_tests:
+            selectors.append("state:modified+")  # with a changed test alone: that test, on every row
         if modified:
-            selectors.append("state:modified+")
             groups.append(("changed since the last build", "definition changed", modified))
             dirty = sorted(modified)
     pending = {t: [b for b in batches if b > record.through.get(t, 0)] for t, batches in ledger.batches.items()}
@@ -324,6 +327,8 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
         nodes, seen = per_domain.setdefault(domains.get(table, table), (set(), set()))
         nodes |= graph.downstream([uid])
         seen |= set(batches)
+    if selectors and build.audit and graph.tests_of(graph.built(), AUDIT_TAG):
+        selectors.append(f"tag:{AUDIT_TAG}")  # --audit: every audit, not only those of what is built
     for domain, (nodes, batches) in per_domain.items():
         groups.append((f"downstream of {domain}", f"new batch(es) {', '.join(map(str, sorted(batches)))}", nodes))
     leftover = [uid for uid in record.dirty if uid in graph.nodes and uid not in modified]
@@ -337,7 +342,7 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
         groups.append((f"with {AS_OF_TAG}", f"as-of {as_of} vs {last}", graph.downstream(graph.tagged(AS_OF_TAG))))
     total = len(graph.built())
     plan = Plan("changed", " ".join(selectors), models=total, pending=pending, dirty=dirty, **base)
-    plan.state = str(state) if modified else None
+    plan.state = str(state) if modified or changed_tests else None
     counted: set[str] = set()
     for what, why, nodes in groups:
         plan.reasons.append(Reason(what, why, len(nodes - counted)))
@@ -346,9 +351,12 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
     audits = graph.tests_of(counted, AUDIT_TAG)
     if audits and not build.audit:
         plan.exclude, plan.audits_left_out = f"tag:{AUDIT_TAG}", len(audits)
+    # Checks may skip older rows only if they passed these very tests on them: no project file changed
+    # since (a new or edited test, or a macro it uses), the last build was complete, only new batches now.
     only_new_batches = all(what.startswith("downstream of ") for what, _, _ in groups)
     fully_built = set(record.through.values()) == {record.batch} and not record.dirty
-    if selectors and only_new_batches and fully_built and not build.audit:
+    unchanged = base["fingerprint"] == record.fingerprint
+    if selectors and only_new_batches and fully_built and unchanged and not build.audit:
         plan.checked_after = record.batch
     if not selectors and build.audit and graph.tests_of(graph.built(), AUDIT_TAG):
         plan.mode, plan.select, plan.exclude, plan.audits_left_out = "audit", f"tag:{AUDIT_TAG}", None, 0
@@ -365,12 +373,13 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
 
 
 def modified_ids(settings: Settings, dbt_vars: str | None, state: Path) -> tuple[list[str], str | None]:
-    """``dbt ls --select state:modified+`` against ``state`` (no Spark): the unique ids, or dbt's error.
+    """``dbt ls --select state:modified+`` against ``state`` (no Spark): the unique ids of the models,
+    seeds, snapshots and data tests, or dbt's error.
     It parses the project, leaving the current manifest in the target folder."""
     from dbt.cli.main import dbtRunner
 
     args = ["--quiet", "ls", "--select", "state:modified+", "--state", str(state), "--output", "json"]
-    args += ["--output-keys", "unique_id", "--resource-type", *BUILT_TYPES]
+    args += ["--output-keys", "unique_id", "--resource-type", *BUILT_TYPES, "test"]
     args += ["--vars", dbt_vars] if dbt_vars else []
     with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(args)
@@ -467,6 +476,8 @@ def plan_summary(plan: Plan) -> str:
     text += f"; skipped {plan.skipped}: nothing changed for them" if plan.skipped else ""
     if plan.checked_after is not None:
         text += f"; incremental checks read batches after {plan.checked_after}"
+    if plan.select and f"tag:{AUDIT_TAG}" in plan.select.split():
+        text += "; with every audit test (--audit)"
     if plan.audits_left_out:
         text += (
             f"; left out {plan.audits_left_out} audit test(s) (tag:{AUDIT_TAG}: each rebuilds its table's whole "

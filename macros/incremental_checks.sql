@@ -4,10 +4,12 @@
         reads only the rows of batches after `checked_batches_after()` when that is set, i.e. in a
         plain `lakehouse run` that builds only new batches (`lakehouse.selection`): rows of older
         batches passed the same test in an earlier successful build and no build has changed them
-        since. Only for row-local tests (not_null, relationships from the child side) and unique
-        keys that include the partition a build replaces whole, on models that write every row they
-        change with the new `_batch_id`. Full builds, `--select`, `--full-refresh` and `--audit`
-        check every row. -#}
+        since (`lakehouse.selection` sets the value only then). Only for tests of error severity
+        that are row-local (not_null) or unique over keys that include the partition a build
+        replaces whole, on models that write every row they change with the new `_batch_id`: not for
+        a warning (its count would drop the rows it flagged before) nor a relationship (its parent
+        may change under old rows). Full builds, `--select`, `--full-refresh` and `--audit` check
+        every row. -#}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
@@ -34,12 +36,4 @@
     {%- endif -%}
     {%- set value = env_var('LAKEHOUSE_CHECK_BATCHES_AFTER', '') | trim -%}
     {%- do return(value | int if value else none) -%}
-{%- endmacro %}
-
-
-{% macro incremental_check_filter(batch_column='_batch_id') -%}
-    {#- The same condition for a singular test: `where {{ incremental_check_filter() }}`; true when
-        the build checks every row. -#}
-    {%- set after = checked_batches_after() -%}
-    {{ 'true' if after is none else batch_column ~ ' > ' ~ after }}
 {%- endmacro %}

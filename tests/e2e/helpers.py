@@ -173,3 +173,8 @@ def pretend_edited_since_last_build(home: str, model: str) -> None:
     manifest_file.write_text(json.dumps(manifest))
     record["fingerprint"] = "the project's files changed since"
     (folder / "record.json").write_text(json.dumps(record))
+
+
+def read_text(path: str) -> str:
+    """A file's text at this point of a scenario (e.g. the SQL dbt compiled for the last run)."""
+    return Path(path).read_text()

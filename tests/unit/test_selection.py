@@ -128,7 +128,8 @@ def test_an_incremental_build_leaves_out_the_audit_tests_unless_asked(tmp_path):
     )
     assert Build(select=plan.select, exclude=plan.exclude).args()[-2:] == ["--exclude", "tag:audit"]
     audited = plan_build(settings, Build(audit=True), ledger)
-    assert audited.select == plan.select and audited.exclude is None and "audit" not in plan_summary(audited)
+    assert audited.select == f"{plan.select} tag:audit" and audited.exclude is None
+    assert "left out" not in plan_summary(audited)
     # --audit with nothing new: the audit tests alone (a nightly audit after a quiet day still runs)
     idle = plan_build(settings, Build(audit=True), read_ledger(LEDGER))
     assert (idle.mode, idle.select, idle.exclude) == ("audit", "tag:audit", None)
@@ -152,6 +153,31 @@ def test_incremental_checks_only_when_only_new_batches_follow_a_complete_build(t
     assert plan_build(as_of, Build(), new_batch).checked_after is None
     for settings in (partial, as_of):
         assert "incremental checks" not in plan_summary(plan_build(settings, Build(), new_batch))
+
+
+def test_a_project_change_or_a_changed_test_checks_every_row(tmp_path, monkeypatch):
+    """A new or edited test (or a macro it uses) has never passed on the older rows: no incremental
+    checks until a build with these files succeeded; a changed test alone is built, on every row."""
+    import lakehouse.selection as selection
+
+    settings = home_with_record(tmp_path, fingerprint="another project")
+    settings.dbt_target_dir.mkdir(parents=True)
+    (settings.dbt_target_dir / "manifest.json").write_text(json.dumps(MANIFEST))
+    new_batch = read_ledger([*LEDGER, batch(3, "telecom_subscriptions")])
+    monkeypatch.setattr(selection, "modified_ids", lambda *args: ([], None))  # no node changed
+    plan = plan_build(settings, Build(), new_batch)
+    assert plan.select == "source:telecom.subscriptions+" and plan.checked_after is None
+    monkeypatch.setattr(selection, "modified_ids", lambda *args: (["test.p.unique_gold_t"], None))
+    tests_only = plan_build(settings, Build(), read_ledger(LEDGER))
+    assert (tests_only.mode, tests_only.select, tests_only.checked_after) == ("changed", "state:modified+", None)
+    assert tests_only.state == str(settings.home / "last-build" / "state-1")  # dbt compares with that build
+
+
+def test_audit_with_new_batches_adds_every_audit(tmp_path):
+    settings = home_with_record(tmp_path)
+    plan = plan_build(settings, Build(audit=True), read_ledger([*LEDGER, batch(3, "telecom_subscriptions")]))
+    assert plan.select == "source:telecom.subscriptions+ tag:audit" and plan.exclude is None
+    assert plan.checked_after is None and plan_summary(plan).endswith("; with every audit test (--audit)")
 
 
 def test_batches_a_failed_build_left_are_still_pending(tmp_path):
