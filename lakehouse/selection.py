@@ -327,7 +327,8 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
         nodes, seen = per_domain.setdefault(domains.get(table, table), (set(), set()))
         nodes |= graph.downstream([uid])
         seen |= set(batches)
-    if selectors and build.audit and graph.tests_of(graph.built(), AUDIT_TAG):
+    every_audit = graph.tests_of(graph.built(), AUDIT_TAG) if build.audit else set()
+    if selectors and every_audit:
         selectors.append(f"tag:{AUDIT_TAG}")  # --audit: every audit, not only those of what is built
     for domain, (nodes, batches) in per_domain.items():
         groups.append((f"downstream of {domain}", f"new batch(es) {', '.join(map(str, sorted(batches)))}", nodes))
@@ -336,7 +337,8 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
         selectors += [f"{graph.nodes[uid]['name']}+" for uid in leftover]
         again = graph.downstream(leftover)
         groups.append(("built since with another definition or vars", "rebuilt as defined now", again))
-    if as_of != record.as_of_date and graph.tagged(AS_OF_TAG):
+    as_of_changed = as_of != record.as_of_date and bool(graph.tagged(AS_OF_TAG))
+    if as_of_changed:
         selectors.append(f"tag:{AS_OF_TAG}+")
         last = record.as_of_date or "unknown"
         groups.append((f"with {AS_OF_TAG}", f"as-of {as_of} vs {last}", graph.downstream(graph.tagged(AS_OF_TAG))))
@@ -352,14 +354,14 @@ def plan_build(settings: Settings, build: Any, ledger: LedgerView) -> Plan:
     if audits and not build.audit:
         plan.exclude, plan.audits_left_out = f"tag:{AUDIT_TAG}", len(audits)
     # Checks may skip older rows only if they passed these very tests on them: no project file changed
-    # since (a new or edited test, or a macro it uses), the last build was complete, only new batches now.
-    only_new_batches = all(what.startswith("downstream of ") for what, _, _ in groups)
+    # since (a new or edited test, or a macro it uses: so no definition change either), the last build
+    # was complete (so nothing dirty to rebuild), and no as-of change: only new batches are built now.
     fully_built = set(record.through.values()) == {record.batch} and not record.dirty
     unchanged = base["fingerprint"] == record.fingerprint
-    if selectors and only_new_batches and fully_built and unchanged and not build.audit:
+    if selectors and fully_built and unchanged and not as_of_changed and not build.audit:
         plan.checked_after = record.batch
-    if not selectors and build.audit and graph.tests_of(graph.built(), AUDIT_TAG):
-        plan.mode, plan.select, plan.exclude, plan.audits_left_out = "audit", f"tag:{AUDIT_TAG}", None, 0
+    if not selectors and every_audit:
+        plan.mode, plan.select = "audit", f"tag:{AUDIT_TAG}"
         plan.why = f"nothing changed since the last successful build ({record.built_at}); --audit runs the audits"
     elif not selectors:
         plan.mode, plan.select = "skip", None
