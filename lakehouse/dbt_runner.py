@@ -11,10 +11,14 @@ Spark is started; dbt-glue gets its sessions' Spark settings from ``LAKEHOUSE_GL
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingestion.aws import AwsSettings
 from ingestion.config import PROFILES_DIR, PROJECT_DIR, ConfigError, Settings
@@ -101,9 +105,15 @@ def dbt_environment(settings: Settings, target: str | None = None) -> dict[str, 
 
 
 @contextlib.contextmanager
-def dbt_env(settings: Settings, target: str | None = None, extra: dict[str, str] | None = None) -> Iterator[None]:
+def dbt_env(
+    settings: Settings,
+    target: str | None = None,
+    extra: dict[str, str] | None = None,
+    args: Sequence[str] | None = None,
+) -> Iterator[None]:
     """``dbt_environment(settings)`` in ``os.environ`` for the duration of one in-process dbt call, and
-    the previous values back after it.
+    the previous values back after it. On the local target, the call also shares dbt's parse between
+    homes (``share_parse``); ``args``: the call's dbt arguments, when it parses the project.
 
     Why the environment at all: dbt reads its configuration from there, not from arguments we could
     pass. ``profiles/profiles.yml`` renders ``env_var('LAKEHOUSE_SPARK_CONF_JSON')`` and
@@ -114,6 +124,10 @@ def dbt_env(settings: Settings, target: str | None = None, extra: dict[str, str]
     """
     values = {CHECK_ENV: "", **dbt_environment(settings, target), **(extra or {})}  # never inherited
     saved = {key: os.environ.get(key) for key in values}
+    parse = Path(values["DBT_TARGET_PATH"]) / PARTIAL_PARSE
+    local = values["LAKEHOUSE_TARGET"] == LOCAL
+    if local:
+        seed_parse(parse)
     os.environ.update(values)
     try:
         yield
@@ -123,6 +137,56 @@ def dbt_env(settings: Settings, target: str | None = None, extra: dict[str, str]
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        if local and args is not None and not has_vars(args):
+            share_parse(parse)
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def shared_parse() -> Path:
+    """Where homes share dbt's parse of this project checkout (``~/.cache/lakehouse/dbt-parse/``, or under
+    ``$XDG_CACHE_HOME``): one file per checkout and dbt version."""
+    from dbt.version import __version__ as dbt_version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lakehouse" / "dbt-parse"
+    key = hashlib.sha256(f"{PROJECT_DIR.resolve()}|{dbt_version}".encode()).hexdigest()[:16]
+    return cache / f"{key}.msgpack"
+
+
+def seed_parse(parse: Path) -> None:
+    """A home without a parse of its own starts from the shared one: dbt's partial parsing then checks it
+    (dbt version, vars, profile, target, every file's checksum) and parses again what differs, all of it
+    if need be. Best effort: without a copy, dbt parses the project itself."""
+    shared = shared_parse()
+    if parse.exists() or not shared.is_file():
+        return
+    with contextlib.suppress(OSError):
+        parse.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared, parse)
+
+
+def share_parse(parse: Path) -> None:
+    """After a call without ``--vars`` (whose parse any new home can use): this home's parse becomes the
+    shared one when it is newer. Written aside and renamed, so a reader never sees half a file."""
+    shared = shared_parse()
+    with contextlib.suppress(OSError):
+        if not parse.is_file() or (shared.is_file() and shared.stat().st_mtime >= parse.stat().st_mtime):
+            return
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        handle, aside = tempfile.mkstemp(dir=shared.parent, suffix=".tmp")
+        os.close(handle)
+        try:
+            shutil.copy2(parse, aside)
+            os.replace(aside, shared)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(aside)
+
+
+def has_vars(args: Sequence[str]) -> bool:
+    """Whether a dbt command line gives ``--vars`` (a parse with them is no start for another home)."""
+    return any(word == "--vars" or word.startswith("--vars=") for word in args)
 
 
 def usage_problem(settings: Settings, args: Sequence[str]) -> str | None:
@@ -160,7 +224,7 @@ def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str 
     build that follows): the unique ids selected, and dbt's error message if it failed."""
     from dbt.cli.main import dbtRunner
 
-    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, args=args), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(["--quiet", "ls", "--output", "name", *args])
     if not result.success:
         text = str(result.exception or "dbt ls failed").strip()
@@ -190,7 +254,7 @@ def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relatio
     from dbt.cli.main import dbtRunner
 
     keys = "resource_type schema alias name fqn config"
-    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, args=args), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(
             ["--quiet", "ls", "--resource-type", "model", "seed", "--output", "json", "--output-keys", keys, *args]
         )
@@ -232,7 +296,7 @@ def run_dbt(
             checkpoint(f"dbt_node:{finished}")
 
     callbacks = [crash_points] + ([on_event] if on_event else [])
-    with dbt_env(settings, target_of(settings, args), env):
+    with dbt_env(settings, target_of(settings, args), env, args=command):
         result = dbtRunner(callbacks=callbacks).invoke(command)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:

@@ -383,7 +383,7 @@ def modified_ids(settings: Settings, dbt_vars: str | None, state: Path) -> tuple
     args = ["--quiet", "ls", "--select", "state:modified+", "--state", str(state), "--output", "json"]
     args += ["--output-keys", "unique_id", "--resource-type", *BUILT_TYPES, "test"]
     args += ["--vars", dbt_vars] if dbt_vars else []
-    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, args=args), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(args)
     if not result.success:
         text = str(result.exception or "dbt ls failed").strip()
@@ -396,7 +396,7 @@ def selected_ids(settings: Settings, build_args: Sequence[str]) -> set[str]:
     from dbt.cli.main import dbtRunner
 
     args = ["--quiet", "ls", "--output", "json", "--output-keys", "unique_id", "--resource-type", *BUILT_TYPES]
-    with dbt_env(settings), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, args=[*args, *build_args]), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke([*args, *build_args])
     return {json.loads(line)["unique_id"] for line in result.result or []} if result.success else set()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ingestion.config import load_settings
-from lakehouse.dbt_runner import CHECK_ENV, dbt_env, dbt_environment
+from lakehouse.dbt_runner import CHECK_ENV, PARTIAL_PARSE, dbt_env, dbt_environment, shared_parse
 
 
 def test_dbt_env_sets_the_settings_for_the_call_only(tmp_path, monkeypatch):
@@ -28,3 +28,36 @@ def test_incremental_checks_are_never_inherited_from_the_shell(tmp_path, monkeyp
     with dbt_env(settings, extra={CHECK_ENV: "7"}):
         assert os.environ[CHECK_ENV] == "7"
     assert os.environ[CHECK_ENV] == "41"
+
+
+def test_a_new_home_starts_from_the_shared_parse_and_only_a_parse_without_vars_is_shared(tmp_path, monkeypatch):
+    """dbt's parse is shared between homes (lakehouse.dbt_runner.share_parse): dbt checks a seeded parse
+    itself and parses again what differs, so a wrong seed costs time, never correctness."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = load_settings(home=tmp_path / "first", landing=tmp_path / "landing", env={})
+    second = load_settings(home=tmp_path / "second", landing=tmp_path / "landing", env={})
+    third = load_settings(home=tmp_path / "third", landing=tmp_path / "landing", env={})
+    shared = shared_parse()
+    assert shared.is_relative_to(tmp_path / "cache" / "lakehouse" / "dbt-parse")
+
+    def parse_of(settings):
+        return settings.dbt_target_dir / PARTIAL_PARSE
+
+    with dbt_env(first, args=["ls", "--vars", "{as_of_date: 2021-03-01}"]):
+        parse_of(first).parent.mkdir(parents=True)
+        parse_of(first).write_bytes(b"parsed with vars")
+    assert not shared.exists()  # a parse with --vars is no start for another home
+    with dbt_env(first, args=["ls"]):
+        parse_of(first).write_bytes(b"parsed without vars")
+    assert shared.read_bytes() == b"parsed without vars"
+    with dbt_env(second, args=["build"]):
+        assert parse_of(second).read_bytes() == b"parsed without vars"  # seeded before dbt runs
+    with dbt_env(third, target="athena", args=["build"]):
+        assert not (third.dbt_target_dir.with_name("target-athena") / PARTIAL_PARSE).exists()  # their own parse
+    os.utime(parse_of(first), (1, 1))  # an older parse does not replace a newer one
+    parse_of(first).write_bytes(b"old")
+    os.utime(parse_of(first), (1, 1))
+    with dbt_env(first, args=["ls"]):
+        pass
+    assert shared.read_bytes() == b"parsed without vars"
+    assert not list(shared.parent.glob("*.tmp"))
