@@ -86,13 +86,13 @@ dbt-test: install browser $(JVM_ARCHIVE)
 	rm -rf $(CI_HOME)
 
 # Lint, checkov's venv and the JVM archive do not depend on each other: built side by side (output kept
-# per target). Then the two test stages, also side by side (whole lines kept apart): pytest's two workers
+# per target). Then the two test stages, also side by side (output as it comes): pytest's two workers
 # leave a core idle part of the time (waiting on JVM starts and commits), which dbt-test's single
 # process fills (measured: 1025 s side by side, the machine busy 93%, against 954 + 124 s one after the
 # other the run before, which also lacked the shared dbt parse).
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint $(CHECKOV_STAMP) $(JVM_ARCHIVE)
-	$(MAKE) --no-print-directory -j2 --output-sync=line pytest dbt-test
+	$(MAKE) --no-print-directory -j2 pytest dbt-test
 
 # Figures and their ratios from one run (BENCHMARKS.md); JSON results in bench/. Never part of `make test`.
 bench: install $(JVM_ARCHIVE)
@@ -127,3 +127,4 @@ reset:
 
 clean: reset
 	rm -rf $(VENV) $(CHECKOV_VENV) .jvm data $(CI_HOME) .pytest_cache .ruff_cache dist build test-artifacts
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/lakehouse/dbt-parse"

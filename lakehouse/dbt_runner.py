@@ -16,6 +16,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,7 @@ def dbt_env(
 ) -> Iterator[None]:
     """``dbt_environment(settings)`` in ``os.environ`` for the duration of one in-process dbt call, and
     the previous values back after it. On the local target, the call also shares dbt's parse between
-    homes (``share_parse``); ``args``: the call's dbt arguments, when it parses the project.
+    homes (``seed_parse``, ``share_parse``); ``args``: the call's dbt arguments, when it parses the project.
 
     Why the environment at all: dbt reads its configuration from there, not from arguments we could
     pass. ``profiles/profiles.yml`` renders ``env_var('LAKEHOUSE_SPARK_CONF_JSON')`` and
@@ -125,9 +126,11 @@ def dbt_env(
     values = {CHECK_ENV: "", **dbt_environment(settings, target), **(extra or {})}  # never inherited
     saved = {key: os.environ.get(key) for key in values}
     parse = Path(values["DBT_TARGET_PATH"]) / PARTIAL_PARSE
+    sharing = args is not None and not has_vars(args)
     local = values["LAKEHOUSE_TARGET"] == LOCAL
-    if local:
-        seed_parse(parse)
+    shared = shared_parse() if local and (sharing or not parse.exists()) else None
+    if shared is not None:
+        seed_parse(parse, shared)
     os.environ.update(values)
     try:
         yield
@@ -137,44 +140,55 @@ def dbt_env(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if local and args is not None and not has_vars(args):
-            share_parse(parse)
+        if shared is not None and sharing:
+            share_parse(parse, shared)
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def shared_parse() -> Path:
-    """Where homes share dbt's parse of this project checkout (``~/.cache/lakehouse/dbt-parse/``, or under
-    ``$XDG_CACHE_HOME``): one file per checkout and dbt version."""
-    from dbt.version import __version__ as dbt_version
+def parse_cache() -> Path | None:
+    """The folder where homes share dbt's parse (``~/.cache/lakehouse/dbt-parse/``, or under
+    ``$XDG_CACHE_HOME``); None without a home folder to put it in."""
+    try:
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lakehouse" / "dbt-parse"
+    except RuntimeError:  # no home directory
+        return None
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lakehouse" / "dbt-parse"
-    key = hashlib.sha256(f"{PROJECT_DIR.resolve()}|{dbt_version}".encode()).hexdigest()[:16]
-    return cache / f"{key}.msgpack"
+
+def shared_parse() -> Path | None:
+    """The shared parse of this checkout's project as it is now: one file per checkout, named by the
+    project's fingerprint (every file dbt reads, dbt's versions; ``lakehouse.selection.fingerprint``), so
+    a new home only ever starts from a parse of the very same files (dbt then has nothing to parse)."""
+    from lakehouse.selection import fingerprint
+
+    cache = parse_cache()
+    if cache is None:
+        return None
+    checkout = hashlib.sha256(str(PROJECT_DIR.resolve()).encode()).hexdigest()[:12]
+    return cache / f"{checkout}-{fingerprint()[:16]}.msgpack"
 
 
-def seed_parse(parse: Path) -> None:
-    """A home without a parse of its own starts from the shared one: dbt's partial parsing then checks it
-    (dbt version, vars, profile, target, every file's checksum) and parses again what differs, all of it
-    if need be. Best effort: without a copy, dbt parses the project itself."""
-    shared = shared_parse()
+def seed_parse(parse: Path, shared: Path) -> None:
+    """A home without a parse of its own starts from the shared one; dbt still checks it (its version,
+    the CLI vars, every file's checksum) and parses again what differs. Best effort: without a copy,
+    dbt parses the project itself."""
     if parse.exists() or not shared.is_file():
         return
     with contextlib.suppress(OSError):
         parse.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shared, parse)
+        shutil.copy2(shared, parse)
 
 
-def share_parse(parse: Path) -> None:
+def share_parse(parse: Path, shared: Path) -> None:
     """After a call without ``--vars`` (whose parse any new home can use): this home's parse becomes the
-    shared one when it is newer. Written aside and renamed, so a reader never sees half a file."""
-    shared = shared_parse()
+    shared one when it is newer, written aside and renamed (a reader never sees half a file); the
+    checkout's parses of older project versions, and copies a killed writer left aside, are removed."""
     with contextlib.suppress(OSError):
         if not parse.is_file() or (shared.is_file() and shared.stat().st_mtime >= parse.stat().st_mtime):
             return
         shared.parent.mkdir(parents=True, exist_ok=True)
-        handle, aside = tempfile.mkstemp(dir=shared.parent, suffix=".tmp")
+        handle, aside = tempfile.mkstemp(dir=shared.parent, prefix=".", suffix=".tmp")
         os.close(handle)
         try:
             shutil.copy2(parse, aside)
@@ -182,6 +196,14 @@ def share_parse(parse: Path) -> None:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(aside)
+        checkout = shared.name.split("-", 1)[0]
+        hour_ago = time.time() - 3600
+        for path in shared.parent.iterdir():
+            older = path.name.startswith(f"{checkout}-") and path != shared
+            stale = path.name.endswith(".tmp") and path.stat().st_mtime < hour_ago
+            if older or stale:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
 
 def has_vars(args: Sequence[str]) -> bool:
@@ -224,7 +246,7 @@ def list_nodes(settings: Settings, args: Sequence[str]) -> tuple[list[str], str 
     build that follows): the unique ids selected, and dbt's error message if it failed."""
     from dbt.cli.main import dbtRunner
 
-    with dbt_env(settings, args=args), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, target_of(settings, args), args=args), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(["--quiet", "ls", "--output", "name", *args])
     if not result.success:
         text = str(result.exception or "dbt ls failed").strip()
@@ -254,7 +276,7 @@ def list_relations(settings: Settings, args: Sequence[str] = ()) -> list[Relatio
     from dbt.cli.main import dbtRunner
 
     keys = "resource_type schema alias name fqn config"
-    with dbt_env(settings, args=args), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, target_of(settings, args), args=args), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(
             ["--quiet", "ls", "--resource-type", "model", "seed", "--output", "json", "--output-keys", keys, *args]
         )

@@ -51,7 +51,7 @@ import yaml
 from ingestion.config import PROJECT_DIR, Settings
 from ingestion.ledger import CommittedBatch
 from ingestion.registry import QUARANTINE_TABLE, SOURCES
-from lakehouse.dbt_runner import DbtOutcome, dbt_env
+from lakehouse.dbt_runner import DbtOutcome, dbt_env, target_of
 
 AS_OF_TAG = "as_of_date"
 """Models that read the as-of date (``macros/as_of_date.sql``) carry this tag in their yml."""
@@ -383,7 +383,7 @@ def modified_ids(settings: Settings, dbt_vars: str | None, state: Path) -> tuple
     args = ["--quiet", "ls", "--select", "state:modified+", "--state", str(state), "--output", "json"]
     args += ["--output-keys", "unique_id", "--resource-type", *BUILT_TYPES, "test"]
     args += ["--vars", dbt_vars] if dbt_vars else []
-    with dbt_env(settings, args=args), contextlib.redirect_stdout(io.StringIO()):
+    with dbt_env(settings, target_of(settings, args), args=args), contextlib.redirect_stdout(io.StringIO()):
         result = dbtRunner().invoke(args)
     if not result.success:
         text = str(result.exception or "dbt ls failed").strip()
@@ -396,7 +396,10 @@ def selected_ids(settings: Settings, build_args: Sequence[str]) -> set[str]:
     from dbt.cli.main import dbtRunner
 
     args = ["--quiet", "ls", "--output", "json", "--output-keys", "unique_id", "--resource-type", *BUILT_TYPES]
-    with dbt_env(settings, args=[*args, *build_args]), contextlib.redirect_stdout(io.StringIO()):
+    with (
+        dbt_env(settings, target_of(settings, build_args), args=[*args, *build_args]),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
         result = dbtRunner().invoke([*args, *build_args])
     return {json.loads(line)["unique_id"] for line in result.result or []} if result.success else set()
 
