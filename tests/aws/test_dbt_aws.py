@@ -240,7 +240,9 @@ def test_athena_sql_is_portable_on_both_paths(athena: dict[str, Invocation]) -> 
     assert_portable(athena["first"])  # first build of every model
     assert_portable(athena["compile"])  # is_incremental() branches, and every data test
     user_events = athena["compile"].compiled()["model.lakehouse.user_events"]
-    assert "not exists" in user_events and "is not distinct from" in user_events
+    # the incremental branch: a left join on the key (with the partition), null-safe on event_type
+    assert "left join" in user_events and "is not distinct from" in user_events
+    assert "where current_table.user_id is null" in user_events
 
 
 def test_athena_builds_every_model_as_iceberg_with_its_partitions(athena: dict[str, Invocation]) -> None:
@@ -272,8 +274,9 @@ def test_athena_incremental_strategies(athena: dict[str, Invocation]) -> None:
         insert = next(i for i, q in enumerate(queries) if q.startswith(f"insert into {relation}"))
         assert delete < insert
     merges = {q.split('"')[3] + "." + q.split('"')[5] for q in queries if q.startswith("merge into")}
-    assert {"silver.user_events", "silver.invoices", "gold.user_event_lag"} <= merges
-    assert any(q.startswith('insert into "awsdatacatalog"."silver"."invoice_line_items"') for q in queries)  # append
+    assert {"silver.invoices", "gold.user_event_lag"} <= merges and "silver.user_events" not in merges
+    for appended in ("invoice_line_items", "user_events"):
+        assert any(q.startswith(f'insert into "awsdatacatalog"."silver"."{appended}"') for q in queries), appended
     assert not any(q.startswith("drop table") and "__dbt_tmp" not in q for q in queries)
 
 
@@ -286,8 +289,8 @@ def test_glue_compiles_every_node_with_the_printed_environment(glue: dict) -> No
     for invocation in (glue["compile"], glue["incremental_compile"]):  # first build, then is_incremental()
         nodes = [n for n in invocation.manifest["nodes"].values() if n["resource_type"] in ("model", "test")]
         assert len(nodes) > 100 and all(node.get("compiled_code") for node in nodes)
-    assert "not exists" not in glue["compile"].compiled()["model.lakehouse.user_events"]
-    assert "not exists" in glue["incremental_compile"].compiled()["model.lakehouse.user_events"]
+    assert "current_table" not in glue["compile"].compiled()["model.lakehouse.user_events"]
+    assert "current_table" in glue["incremental_compile"].compiled()["model.lakehouse.user_events"]
     assert all(n["config"].get("iceberg_expire_snapshots") == "False" for n in nodes if n["resource_type"] == "model")
 
 
@@ -307,7 +310,9 @@ def test_glue_incremental_statements(glue: dict) -> None:
     assert set(incremental.statuses().values()) == {"success"}
     statements = [s.lower() for s in incremental.glue_statements]
     merges = {m for s in statements for m in re.findall(r"merge into glue_catalog\.(\w+\.\w+)", s)}
-    assert {"silver.user_events", "silver.invoices", "gold.user_event_lag"} <= merges
+    assert {"silver.invoices", "gold.user_event_lag"} <= merges and "silver.user_events" not in merges
+    appends = {m for s in statements for m in re.findall(r"insert into table glue_catalog\.(\w+\.\w+)", s)}
+    assert "silver.user_events" in appends, appends
     overwrites = {m for s in statements for m in re.findall(r"insert overwrite table glue_catalog\.(\w+\.\w+)", s)}
     assert overwrites == {"silver.flights", "gold.account_features_history"}
     # time travel survives: no snapshot is expired, no model table dropped (tables are replaced in place)

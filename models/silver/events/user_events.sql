@@ -1,6 +1,6 @@
 {{
     config(
-        unique_key=['user_id', 'event_type', 'event_time'],
+        incremental_strategy='append',
         **partitioned(['event_date']),
     )
 }}
@@ -8,7 +8,11 @@
 {#-
     Clean, deduplicated events: an exact duplicate (same user, type and time) counts once, even
     when it arrives in another file or run. The first arrival is kept (its lineage stays); the
-    incremental branch only inserts events whose key is not in the table yet.
+    incremental branch only inserts events whose key is not in the table yet, so it appends (a merge
+    would join the new rows with the whole table to find no match). The key includes the event's
+    date, the table's partition: the left join below reads only the partitions of the new events'
+    dates (Spark's dynamic partition pruning), not all history. A re-run of the same batches (after
+    a crash) finds its rows already there and appends nothing.
 -#}
 
 with
@@ -45,13 +49,13 @@ new_events as (
     select first_arrivals.*
     from first_arrivals
     {% if is_incremental() %}
-        where not exists (
-            select 1 from {{ this }} as current_table
-            where
-                first_arrivals.user_id = current_table.user_id
+        left join {{ this }} as current_table
+            on
+                first_arrivals.event_date = current_table.event_date
+                and first_arrivals.user_id = current_table.user_id
                 and first_arrivals.event_type is not distinct from current_table.event_type
                 and first_arrivals.event_time = current_table.event_time
-        )
+        where current_table.user_id is null
     {% endif %}
 )
 
