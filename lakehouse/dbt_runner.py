@@ -126,11 +126,10 @@ def dbt_env(
     values = {CHECK_ENV: "", **dbt_environment(settings, target), **(extra or {})}  # never inherited
     saved = {key: os.environ.get(key) for key in values}
     parse = Path(values["DBT_TARGET_PATH"]) / PARTIAL_PARSE
-    sharing = args is not None and not has_vars(args)
     local = values["LAKEHOUSE_TARGET"] == LOCAL
-    shared = shared_parse() if local and (sharing or not parse.exists()) else None
-    if shared is not None:
-        seed_parse(parse, shared)
+    if local and not parse.exists():
+        seed_parse(parse, shared_parse())
+    written = modified_at(parse)
     os.environ.update(values)
     try:
         yield
@@ -140,8 +139,9 @@ def dbt_env(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if shared is not None and sharing:
-            share_parse(parse, shared)
+        # dbt rewrites its parse only when it parsed again: only then may it serve other homes
+        if local and args is not None and not has_vars(args) and modified_at(parse) != written:
+            share_parse(parse, shared_parse())
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
@@ -169,21 +169,31 @@ def shared_parse() -> Path | None:
     return cache / f"{checkout}-{fingerprint()[:16]}.msgpack"
 
 
-def seed_parse(parse: Path, shared: Path) -> None:
+def modified_at(path: Path) -> float | None:
+    """The file's modification time; None when it is not there."""
+    with contextlib.suppress(OSError):
+        return path.stat().st_mtime
+    return None
+
+
+def seed_parse(parse: Path, shared: Path | None) -> None:
     """A home without a parse of its own starts from the shared one; dbt still checks it (its version,
     the CLI vars, every file's checksum) and parses again what differs. Best effort: without a copy,
     dbt parses the project itself."""
-    if parse.exists() or not shared.is_file():
+    if shared is None or parse.exists() or not shared.is_file():
         return
     with contextlib.suppress(OSError):
         parse.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(shared, parse)
 
 
-def share_parse(parse: Path, shared: Path) -> None:
-    """After a call without ``--vars`` (whose parse any new home can use): this home's parse becomes the
-    shared one when it is newer, written aside and renamed (a reader never sees half a file); the
-    checkout's parses of older project versions, and copies a killed writer left aside, are removed."""
+def share_parse(parse: Path, shared: Path | None) -> None:
+    """After a call without ``--vars`` that parsed again (a parse any new home can use): this home's parse
+    becomes the shared one when it is newer, written aside and renamed (a reader never sees half a
+    file); the checkout's parses of older project versions, and copies a killed writer left aside, are
+    removed."""
+    if shared is None:
+        return
     with contextlib.suppress(OSError):
         if not parse.is_file() or (shared.is_file() and shared.stat().st_mtime >= parse.stat().st_mtime):
             return

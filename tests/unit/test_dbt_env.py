@@ -66,11 +66,14 @@ def test_a_new_home_starts_from_the_shared_parse_and_only_a_parse_without_vars_i
         assert parse_of(second).read_bytes() == b"parsed without vars"  # seeded before dbt runs
     with dbt_env(third, target="athena", args=["build"]):
         assert not (third.dbt_target_dir.with_name("target-athena") / PARTIAL_PARSE).exists()  # their own parse
-    parse_of(first).write_bytes(b"old")
-    os.utime(parse_of(first), (1, 1))  # an older parse does not replace a newer one
-    with dbt_env(first, args=["ls"]):
+    with dbt_env(first, args=["ls"]):  # dbt parsed again, but its parse is older than the shared one
+        parse_of(first).write_bytes(b"old")
+        os.utime(parse_of(first), (1, 1))
+    assert shared.read_bytes() == b"parsed without vars"  # an older parse does not replace a newer one
+    shared.unlink()
+    with dbt_env(first, args=["ls"]):  # dbt did not parse again: nothing to share
         pass
-    assert shared.read_bytes() == b"parsed without vars"
+    assert not shared.exists()
     assert not list(shared.parent.glob(".*.tmp"))
 
 
