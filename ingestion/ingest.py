@@ -321,11 +321,11 @@ class BatchWriter:
             f"{transform.URI} string, {transform.BLOCK_START} bigint, _first_read bigint, _rows_before bigint, "
             "_source_file string, _file_date date, _file_hash string",
         )
-        raw = transform.with_read_order(read_raw(self.spark, source, files, len(header)))
+        # Typed in the projection that numbers the rows (see ``transform.with_typed_columns``).
+        raw = transform.with_typed_columns(read_raw(self.spark, source, files, len(header)), source, mapping, True)
         return (
             raw.join(F.broadcast(splits), [transform.URI, transform.BLOCK_START], "left")
             .transform(transform.with_record_number)
-            .transform(lambda d: transform.with_typed_columns(d, source, mapping))
             .withColumn("_raw_record", transform.raw_record(len(header), header))
             .withColumn(BATCH_COLUMN, F.lit(self.batch_id).cast("bigint"))
             .withColumn("_ingested_at", F.lit(self.ingested_at).cast("timestamp"))

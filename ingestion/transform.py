@@ -8,6 +8,8 @@ bronze rows and quarantined rows with a reason.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Mapping, Sequence
 
@@ -138,10 +140,11 @@ def parse_value(raw: SparkColumn, column: Column) -> SparkColumn:
     kind = column.type
     if kind == "string":
         return raw
+    # The patterns allow surrounding whitespace and the cast ignores it: no trim needed for numbers.
     if kind in ("int", "bigint"):
-        return F.when(trimmed.rlike(INTEGER), trimmed.cast(kind))
+        return F.when(raw.rlike(INTEGER), raw.cast(kind))
     if kind.startswith("decimal"):
-        return F.when(trimmed.rlike(DECIMAL), trimmed.cast(kind))
+        return F.when(raw.rlike(DECIMAL), raw.cast(kind))
     if kind in ("date", "timestamp"):
         convert = F.to_date if kind == "date" else F.to_timestamp
         if not column.formats:
@@ -151,45 +154,73 @@ def parse_value(raw: SparkColumn, column: Column) -> SparkColumn:
 
 
 def parse_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bool) -> SparkColumn:
-    """A message when the value is present but unparseable, or required but missing; else null."""
+    """A message when the value is present but unparseable, or required but missing; else null.
+
+    ``typed`` is the column already typed (``with_typed_columns`` reads it by name, so the value is
+    parsed once per row, not again for its error)."""
     blank = raw.isNull() | (F.trim(raw) == "")
     if column.pii:  # reasons are printed in run summaries: never a personal value
         message = F.lit(f"{column.name}: cannot parse the value as {column.type} (PII: shown only in raw_record)")
     else:
         shown = F.substring(raw, 1, 80)
         message = F.concat(F.lit(f"{column.name}: cannot parse '"), shown, F.lit(f"' as {column.type}"))
-    bad_value = F.when(~blank & typed.isNull(), message)
+    bad_value = F.when(typed.isNull() & ~blank, message)
     if required:
         return F.when(blank, F.lit(f"{column.name}: required value is missing")).otherwise(bad_value)
     return bad_value
 
 
-def with_typed_columns(df: DataFrame, source: Source, mapping: Mapping[str, str]) -> DataFrame:
-    """Add each registry column, typed, and ``_errors`` (array of messages) for the row.
+def has_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bool) -> SparkColumn | None:
+    """True exactly when ``parse_error`` gives a message, tested without building it (None: never).
+
+    A blank value types to null whatever the type, so for a typed column the null test comes first and
+    the blank test (a trim) runs only for the rare null; a string column can only lack a required value."""
+    blank = raw.isNull() | (F.trim(raw) == "")
+    if column.type == "string":
+        return blank if required else None
+    return typed.isNull() if required else typed.isNull() & ~blank
+
+
+def with_typed_columns(
+    df: DataFrame, source: Source, mapping: Mapping[str, str], read_order: bool = False
+) -> DataFrame:
+    """Add each registry column, typed, ``_errors`` (array of messages) and ``_has_errors`` for the row.
 
     A column absent from the file's header is null (it was reported when the header was read).
     A malformed record (wrong number of fields, broken quoting) gets one error naming the problem.
+
+    The values are typed in one projection and the error tests read the typed columns by name. With
+    ``read_order`` that projection also adds ``_read_order`` (``with_read_order``): a projection holding a
+    non-deterministic column is one Spark's optimizer cannot push a filter through, so the filter on
+    ``_has_errors`` (``split_quarantine``) tests the values typed there instead of inlining the whole
+    parse (regular expression, cast, date formats) a second time for every row.
     """
     required = {c.lower() for c in source.required_columns}
-    typed: dict[str, SparkColumn] = {}
+    typed: list[SparkColumn] = []
     errors: list[SparkColumn] = [
         F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV record (field count or quoting)"))
     ]
+    tests: list[SparkColumn] = [F.col(CORRUPT).isNotNull()]
     for column in source.columns:
+        is_required = column.name.lower() in required
         if column.name in mapping:
             raw = F.col(mapping[column.name])
-            value = parse_value(raw, column)
-            typed[column.name] = value.cast(column.type)
-            errors.append(parse_error(raw, value, column, column.name.lower() in required))
+            typed.append(parse_value(raw, column).cast(column.type).alias(column.name))
+            errors.append(parse_error(raw, F.col(column.name), column, is_required))
+            test = has_error(raw, F.col(column.name), column, is_required)
+            if test is not None:
+                tests.append(test)
         else:
-            typed[column.name] = F.lit(None).cast(column.type)
-            if column.name.lower() in required:
+            typed.append(F.lit(None).cast(column.type).alias(column.name))
+            if is_required:
                 errors.append(F.lit(f"{column.name}: required column is missing from the header"))
-    return df.withColumns(typed).withColumns(
+                tests.append(F.lit(True))
+    order = [F.monotonically_increasing_id().alias(READ_ORDER)] if read_order else []
+    return df.select("*", *typed, *order).withColumns(
         {
             ERRORS: F.filter(F.array(*errors), lambda e: e.isNotNull()),
             # The same test without building the array (a lambda Spark cannot compile): bronze's filter.
-            HAS_ERRORS: F.coalesce(*errors).isNotNull(),
+            HAS_ERRORS: functools.reduce(operator.or_, tests),
         }
     )
 

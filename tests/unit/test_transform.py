@@ -31,7 +31,8 @@ def test_header_mapping_is_by_name_not_position():
     assert extra == ["Extra"]
 
 
-def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark):
+@pytest.mark.parametrize("read_order", [False, True], ids=["plain", "with-read-order"])
+def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark, read_order):
     header = ["CustomerID", "FirstName", "LastName", "PlanType", "MonthlyCharge", "SubscriptionDate"]
     rows = [
         ("1101", "Aaron", "Smith", "Postpaid", "50", "2022-01-01"),
@@ -43,8 +44,9 @@ def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark):
         ("1107", "Empty", "Charge", "Prepaid", None, None),
     ]
     mapping, _, _ = transform.header_mapping(TELECOM, header)
-    typed = transform.with_typed_columns(raw_frame(spark, header, rows), TELECOM, mapping)
+    typed = transform.with_typed_columns(raw_frame(spark, header, rows), TELECOM, mapping, read_order)
     result = {r["FirstName"]: r for r in typed.collect()}
+    assert all(r[transform.HAS_ERRORS] == bool(r[transform.ERRORS]) for r in result.values())
 
     assert result["Aaron"]["CustomerID"] == 1101 and result["Aaron"][transform.ERRORS] == []
     assert result["Aaron"]["SubscriptionDate"] == dt.date(2022, 1, 1)
@@ -59,6 +61,20 @@ def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark):
     valid, bad = transform.split_quarantine(typed)
     assert sorted(r["FirstName"] for r in valid.collect()) == ["Aaron", "Abby", "Empty"]
     assert sorted(r["FirstName"] for r in bad.collect()) == ["Adam", "Al", "Bad", "No"]
+
+
+def test_the_quarantine_split_types_each_value_once(spark):
+    # The filter on _has_errors must test the typed columns, not repeat the parse for every row: the
+    # typing projection carries _read_order, which the optimizer cannot push a filter through.
+    header = ["CustomerID", "FirstName", "LastName", "PlanType", "MonthlyCharge", "SubscriptionDate"]
+    mapping, _, _ = transform.header_mapping(TELECOM, header)
+    frame = raw_frame(spark, header, [("1", "A", "B", "Prepaid", "2.5", "2022-01-01")])
+    for part in transform.split_quarantine(transform.with_typed_columns(frame, TELECOM, mapping, read_order=True)):
+        # As ingest reads it: the record number is computed from _read_order.
+        read = part.select("CustomerID", "MonthlyCharge", "SubscriptionDate", transform.READ_ORDER)
+        optimized = read._jdf.queryExecution().optimizedPlan().toString()
+        assert optimized.count("RLIKE(") == 2  # CustomerID and MonthlyCharge, once each
+        assert optimized.count("gettimestamp(") == 1  # SubscriptionDate
 
 
 def test_malformed_record_and_missing_required_column(spark):
