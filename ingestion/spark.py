@@ -57,6 +57,15 @@ SEMANTICS = {
 }
 """Settings that decide what the code computes: the same on a laptop and on AWS Glue."""
 
+PLANNING = {
+    # Prune a partitioned table's scan by the keys of what it joins even when that side is too big to
+    # broadcast (Spark's default prunes only through a broadcast): an incremental model's lookup of its
+    # new rows' partitions (silver.user_events by event_date) would otherwise read every partition once
+    # Spark's size estimate of the new rows (from the whole bronze table) passes the broadcast limit.
+    "spark.sql.optimizer.dynamicPartitionPruning.reuseBroadcastOnly": "false",
+}
+"""Settings that decide how queries are planned, never what they compute: the same on a laptop and on Glue."""
+
 
 def archive_options(archive: Path | None) -> list[str]:
     """JVM options to start from a class-data-sharing archive, when one exists (``lakehouse.jvm_archive``
@@ -105,6 +114,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Without it Iceberg asks the metastore for HIVE_LOCKS, which embedded Derby does not have.
         "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
         **SEMANTICS,
+        **PLANNING,
         # Laptop-sized execution.
         "spark.sql.shuffle.partitions": "4",
         "spark.default.parallelism": "4",
@@ -145,6 +155,7 @@ def glue_spark_conf(warehouse_uri: str) -> dict[str, str]:
     (job parameter ``--datalake-formats iceberg``)."""
     return {
         **SEMANTICS,
+        **PLANNING,
         "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
         "spark.sql.catalog.spark_catalog.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
         "spark.sql.catalog.spark_catalog.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",

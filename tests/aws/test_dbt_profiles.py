@@ -13,6 +13,7 @@ from dbt.flags import set_from_args
 from ingestion.aws import DEFAULT_ATHENA_WORKGROUP, DEFAULT_REGION, AwsSettings
 from ingestion.config import PROFILES_DIR, load_settings
 from ingestion.spark import (
+    PLANNING,
     SEMANTICS,
     dbt_glue_spark_conf,
     glue_conf_argument,
@@ -103,7 +104,7 @@ def test_glue_profile_conf_is_spark_py_settings(clean_env: pytest.MonkeyPatch, t
     glue_conf = parse_glue_conf_argument(render("glue").conf)
     assert glue_conf == dbt_glue_spark_conf(AwsSettings.from_env({}))
     local = spark_conf(settings)
-    for key in SEMANTICS:
+    for key in [*SEMANTICS, *PLANNING]:
         assert glue_conf[key] == local[key], key
     assert glue_conf["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
     assert glue_conf["spark.sql.session.timeZone"] == "UTC"

@@ -16,7 +16,7 @@ from ingestion.config import ConfigError
 from ingestion.landing_s3 import s3_client
 from ingestion.registry import get_source
 from ingestion.run_summary import SUMMARY_KEYS
-from ingestion.spark import SEMANTICS, glue_spark_conf
+from ingestion.spark import PLANNING, SEMANTICS, glue_spark_conf
 
 BUCKET = "lakehouse-glue"
 ARGS = [
@@ -57,7 +57,7 @@ def test_arguments_without_awsglue():
 
 def test_glue_session_settings_share_the_local_semantics():
     conf = glue_spark_conf(f"s3://{BUCKET}/lh/warehouse/")
-    assert SEMANTICS.items() <= conf.items()
+    assert SEMANTICS.items() <= conf.items() and PLANNING.items() <= conf.items()
     assert conf["spark.sql.catalog.spark_catalog"] == "org.apache.iceberg.spark.SparkSessionCatalog"
     assert conf["spark.sql.catalog.spark_catalog.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
     assert conf["spark.sql.catalog.spark_catalog.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
