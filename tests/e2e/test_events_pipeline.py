@@ -138,7 +138,12 @@ def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
             {"cli": ["run", *EVENTS_ONLY], "name": f"run {index}"},
             {"query": {"lag": LAG_SQL, "daily": DAILY_SQL}, "name": f"state {index}"},
         ]
+    merge = tmp_path / "home/dbt/target/run/lakehouse/models/gold/events/user_event_lag.sql"
+    steps.append({"call": "read_text", "args": [str(merge)], "name": "last merge"})
     results = scenario(tmp_path / "home", tmp_path / "landing", steps)
+    # the merges were bounded by the new rows' event times (macros/merge_key_bounds.sql), and still
+    # equal the full computation below, late arrivals included
+    assert "on DBT_INTERNAL_DEST.event_time between cast(" in results["last merge"], results["last merge"]
     seen: set[tuple[str, str, dt.datetime]] = set()
     for index, batch in enumerate(batches):
         result, state = results[f"run {index}"], results[f"state {index}"]

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='merge',
         unique_key=['user_id', 'event_time', 'event_type'],
+        merge_bounded_by=['event_time'],
         on_schema_change='append_new_columns',
     )
 }}

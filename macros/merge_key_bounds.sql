@@ -1,0 +1,49 @@
+{% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) %}
+    {#- dbt-spark's merge, plus the bounds of the new rows on the unique-key columns a model names in
+        `merge_bounded_by`. Local Spark only: dbt-glue and dbt-athena merge with macros of their own.
+
+        Why: the target of a merge is read whole to find the rows it matches, so a daily merge costs
+        more as the table grows. A target row matches only a new row with the same key, so its value of
+        each key column lies between the new rows' least and greatest values: adding that range to the
+        ON clause changes nothing the merge does, and lets Iceberg skip the data files whose column
+        statistics lie outside it (e.g. `user_event_lag` merges only recent events). The bounds come
+        from one aggregate over the new rows (so they are known only while the model runs, which
+        dbt-spark's static `incremental_predicates` cannot express); with no new rows the merge runs
+        unchanged. It pays off where the files are laid out by the column: a daily run writes files
+        of its own days (measured in BENCHMARKS.md). -#}
+    {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
+    {%- set bounded_by = config.get('merge_bounded_by') or [] -%}
+    {%- set keys = [unique_key] if unique_key is string else (unique_key or []) -%}
+    {%- for column in bounded_by if column not in keys -%}
+        {{ exceptions.raise_compiler_error(
+            "merge_bounded_by: " ~ column ~ " is not a column of the unique_key " ~ keys
+            ~ ": only a key column bounds the target rows a merge can match"
+        ) }}
+    {%- endfor -%}
+    {%- if bounded_by and execute -%}
+        {%- set aggregates = [] -%}
+        {%- for column in bounded_by -%}
+            {#- prefixed, so that agate reads text and never a number or a date -#}
+            {%- do aggregates.append("concat('=', cast(min(" ~ column ~ ') as string))') -%}
+            {%- do aggregates.append("concat('=', cast(max(" ~ column ~ ') as string))') -%}
+            {%- do aggregates.append('typeof(min(' ~ column ~ '))') -%}
+        {%- endfor -%}
+        {%- set bounds = run_query('select ' ~ aggregates | join(', ') ~ ' from ' ~ source).rows[0] -%}
+        {%- for column in bounded_by -%}
+            {%- set at = 3 * loop.index0 -%}
+            {%- set low, high, type = bounds[at], bounds[at + 1], bounds[at + 2] -%}
+            {%- if low is not none -%}
+                {%- do predicates.append(
+                    'DBT_INTERNAL_DEST.' ~ column ~ ' between ' ~ typed_literal(low[1:], type)
+                    ~ ' and ' ~ typed_literal(high[1:], type)
+                ) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}
+{% endmacro %}
+
+
+{% macro typed_literal(text, type) -%}
+    cast('{{ text | replace("\\", "\\\\") | replace("'", "\\'") }}' as {{ type }})
+{%- endmacro %}
