@@ -170,6 +170,11 @@ def parse_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: 
     return bad_value
 
 
+def quoted(name: str) -> str:
+    """``name`` as a column reference read literally (a dot is not a struct field)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def has_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bool) -> SparkColumn | None:
     """True exactly when ``parse_error`` gives a message, tested without building it (None: never).
 
@@ -206,8 +211,9 @@ def with_typed_columns(
         if column.name in mapping:
             raw = F.col(mapping[column.name])
             typed.append(parse_value(raw, column).cast(column.type).alias(column.name))
-            errors.append(parse_error(raw, F.col(column.name), column, is_required))
-            test = has_error(raw, F.col(column.name), column, is_required)
+            value = F.col(quoted(column.name))
+            errors.append(parse_error(raw, value, column, is_required))
+            test = has_error(raw, value, column, is_required)
             if test is not None:
                 tests.append(test)
         else:

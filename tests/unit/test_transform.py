@@ -42,6 +42,8 @@ def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark, read_o
         (None, "No", "Id", "Prepaid", "28", "2022-05-05"),
         ("1106", "Bad", "Date", "Prepaid", "28", "2022-02-30"),
         ("1107", "Empty", "Charge", "Prepaid", None, None),
+        ("   ", "Blank", "Id", "Prepaid", "28", "2022-05-05"),
+        ("\t1109\t", "Tab", "Padded", "Prepaid", " 12.5\t", " 2022-05-05 "),
     ]
     mapping, _, _ = transform.header_mapping(TELECOM, header)
     typed = transform.with_typed_columns(raw_frame(spark, header, rows), TELECOM, mapping, read_order)
@@ -57,10 +59,14 @@ def test_typing_sends_each_bad_value_to_quarantine_with_its_reason(spark, read_o
     assert result["Bad"][transform.ERRORS] == ["SubscriptionDate: cannot parse '2022-02-30' as date"]
     assert result["Empty"][transform.ERRORS] == []  # empty optional values are null, not errors
     assert result["Empty"]["MonthlyCharge"] is None
+    assert result["Blank"][transform.ERRORS] == ["CustomerID: required value is missing"]
+    assert result["Tab"][transform.ERRORS] == [] and result["Tab"]["CustomerID"] == 1109
+    assert result["Tab"]["MonthlyCharge"] == Decimal("12.5")
+    assert result["Tab"]["SubscriptionDate"] == dt.date(2022, 5, 5)
 
     valid, bad = transform.split_quarantine(typed)
-    assert sorted(r["FirstName"] for r in valid.collect()) == ["Aaron", "Abby", "Empty"]
-    assert sorted(r["FirstName"] for r in bad.collect()) == ["Adam", "Al", "Bad", "No"]
+    assert sorted(r["FirstName"] for r in valid.collect()) == ["Aaron", "Abby", "Empty", "Tab"]
+    assert sorted(r["FirstName"] for r in bad.collect()) == ["Adam", "Al", "Bad", "Blank", "No"]
 
 
 def test_the_quarantine_split_types_each_value_once(spark):
@@ -104,6 +110,7 @@ def test_timestamps_try_each_format_in_order(spark):
     rows = transform.with_typed_columns(frame, source, {"at": "_c0"}).collect()
     assert [r["at"] for r in rows[:2]] == [dt.datetime(2023, 1, 1, 9, 5)] * 2
     assert rows[2][transform.ERRORS] == ["at: cannot parse 'yesterday' as timestamp"]
+    assert [r[transform.HAS_ERRORS] for r in rows] == [False, False, True]
 
 
 def test_raw_record_keeps_the_malformed_line_or_the_fields(spark):
