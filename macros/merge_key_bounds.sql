@@ -13,8 +13,10 @@
         of its own days (measured in BENCHMARKS.md). -#}
     {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
     {%- set bounded_by = config.get('merge_bounded_by') or [] -%}
+    {%- set bounded_by = [bounded_by] if bounded_by is string else bounded_by -%}
     {%- set keys = [unique_key] if unique_key is string else (unique_key or []) -%}
-    {%- for column in bounded_by if column not in keys -%}
+    {%- set key_names = keys | map('lower') | list -%}
+    {%- for column in bounded_by if column | lower not in key_names -%}
         {{ exceptions.raise_compiler_error(
             "merge_bounded_by: " ~ column ~ " is not a column of the unique_key " ~ keys
             ~ ": only a key column bounds the target rows a merge can match"
@@ -32,6 +34,13 @@
         {%- for column in bounded_by -%}
             {%- set at = 3 * loop.index0 -%}
             {%- set low, high, type = bounds[at], bounds[at + 1], bounds[at + 2] -%}
+            {%- if type not in ['tinyint', 'smallint', 'int', 'bigint', 'date', 'timestamp', 'timestamp_ntz', 'string']
+                and not type.startswith('decimal(') -%}
+                {{ exceptions.raise_compiler_error(
+                    "merge_bounded_by: " ~ column ~ " is a " ~ type ~ " column; only an integer, decimal,"
+                    ~ " date, timestamp or string column reads back exactly from its text"
+                ) }}
+            {%- endif -%}
             {%- if low is not none -%}
                 {%- do predicates.append(
                     'DBT_INTERNAL_DEST.' ~ column ~ ' between ' ~ typed_literal(low[1:], type)
