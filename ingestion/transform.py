@@ -98,7 +98,12 @@ def with_read_order(df: DataFrame) -> DataFrame:
     Applied straight over a file scan, the rows of one split (a file, or a block of a large file) get
     consecutive ids in the file's own order; a second scan of the same files (same split plan) gives the
     same ids, which is what lets ``block_offsets`` be counted in one pass and used in another."""
-    return df.withColumn(READ_ORDER, F.monotonically_increasing_id())
+    return df.withColumn(READ_ORDER, read_order_id())
+
+
+def read_order_id() -> SparkColumn:
+    """The ``_read_order`` value (``with_read_order``): both scans of a batch must number rows alike."""
+    return F.monotonically_increasing_id()
 
 
 def block_counts(df: DataFrame) -> DataFrame:
@@ -153,12 +158,17 @@ def parse_value(raw: SparkColumn, column: Column) -> SparkColumn:
     return trimmed.cast(kind)
 
 
+def is_blank(raw: SparkColumn) -> SparkColumn:
+    """A missing value: null, or nothing but spaces."""
+    return raw.isNull() | (F.trim(raw) == "")
+
+
 def parse_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bool) -> SparkColumn:
     """A message when the value is present but unparseable, or required but missing; else null.
 
     ``typed`` is the column already typed (``with_typed_columns`` reads it by name, so the value is
     parsed once per row, not again for its error)."""
-    blank = raw.isNull() | (F.trim(raw) == "")
+    blank = is_blank(raw)
     if column.pii:  # reasons are printed in run summaries: never a personal value
         message = F.lit(f"{column.name}: cannot parse the value as {column.type} (PII: shown only in raw_record)")
     else:
@@ -180,7 +190,7 @@ def has_error(raw: SparkColumn, typed: SparkColumn, column: Column, required: bo
 
     A blank value types to null whatever the type, so for a typed column the null test comes first and
     the blank test (a trim) runs only for the rare null; a string column can only lack a required value."""
-    blank = raw.isNull() | (F.trim(raw) == "")
+    blank = is_blank(raw)
     if column.type == "string":
         return blank if required else None
     return typed.isNull() if required else typed.isNull() & ~blank
@@ -221,7 +231,7 @@ def with_typed_columns(
             if is_required:
                 errors.append(F.lit(f"{column.name}: required column is missing from the header"))
                 tests.append(F.lit(True))
-    order = [F.monotonically_increasing_id().alias(READ_ORDER)] if read_order else []
+    order = [read_order_id().alias(READ_ORDER)] if read_order else []
     return df.select("*", *typed, *order).withColumns(
         {
             ERRORS: F.filter(F.array(*errors), lambda e: e.isNotNull()),
