@@ -178,3 +178,18 @@ def pretend_edited_since_last_build(home: str, model: str) -> None:
 def read_text(path: str) -> str:
     """A file's text at this point of a scenario (e.g. the SQL dbt compiled for the last run)."""
     return Path(path).read_text()
+
+
+def checked_after(select: str, after: int) -> dict[str, object]:
+    """``dbt test --select <select>`` as an incremental ``lakehouse run`` checks after batch ``after``
+    (``macros/incremental_checks.sql``): each test's status and failures, and the SQL dbt compiled."""
+    from ingestion.config import load_settings
+    from lakehouse.dbt_runner import CHECK_ENV, run_dbt
+
+    settings = load_settings()
+    outcome = run_dbt(None, settings, ["test", "--select", select], env={CHECK_ENV: str(after)})
+    compiled = settings.dbt_target_dir / "compiled"
+    return {
+        "tests": {n.name: [n.status, n.failures] for n in outcome.nodes},
+        "sql": {n.name: next(compiled.rglob(f"{n.name}.sql")).read_text() for n in outcome.nodes},
+    }
