@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - install, generate demo landing data, replay 3 days of arrivals"
 	@echo "make test   - install, lint, pytest (unit + end-to-end), dbt build/test on generated data"
 	@echo "make lint   - ruff + sqlfluff"
-	@echo "make bench  - the benchmarks at their default size (about 20 minutes here): one table of figures and ratios"
+	@echo "make bench  - the benchmarks at their default size (about 10 minutes here): one table of figures and ratios"
 	@echo "make bench-full - the same at 365 days of history (long)"
 	@echo "make soak   - the reliability suite, long: 20 minutes of random kill -9, more files"
 	@echo "make jvm-archive - the JVM class-data-sharing archive (faster starts: LAKEHOUSE_JVM_ARCHIVE)"

@@ -6,15 +6,22 @@
         an earlier successful build and no build has changed them since (`lakehouse.selection` sets
         the value only then). Two forms, both for tests of error severity only (a warning's count
         would drop the rows it flagged before), never for a relationship (its parent may change under
-        old rows), on models that write every row they change with the new `_batch_id`:
-        - `incremental_check: true`: only the rows of batches after it. For row-local tests
-          (not_null), and unique over keys that include the partition a build replaces whole.
-        - `incremental_check: {rows_sharing: [columns], partition: column}`: every row that shares
-          the values of `rows_sharing` (compared null-safely) and of `partition` (compared with `=`:
-          it must be derived from those columns and never null) with a row of those batches. For
-          unique over `rows_sharing` on a model that only appends: a duplicate that appeared since
-          the last build has a new row among its rows. `partition` lets Spark read only the
-          partitions of the new rows (dynamic partition pruning of the semi join).
+        old rows):
+        - `incremental_check: true`: only the rows of batches after it, on a model that writes every
+          row it changes with the new `_batch_id`. For row-local tests (not_null), and unique over
+          keys that include the partition a build replaces whole.
+        - `incremental_check: {rows_sharing: [columns], partition: column, from: column}`: every
+          row that shares the values of `rows_sharing` (compared null-safely) with a row of those
+          batches, and, when given, its `partition` (compared with `=`: derived from those columns
+          and never null; Spark then reads only the new rows' partitions, by dynamic partition
+          pruning of the semi join), and whose `from` is at least that row's. For unique over the
+          key, on a model that writes only rows sharing these values with its new rows:
+          - one that only appends, with the key as `rows_sharing` (silver.user_events): a
+            duplicate that appeared since the last build has a new row among its rows;
+          - one that rewrites a group's rows from its earliest new row on, keeping their old
+            `_batch_id`, its new rows carrying theirs (gold.user_event_lag: `rows_sharing:
+            [user_id], from: event_time`): every row it wrote is read, and any row with the same
+            key as one of them.
         Full builds, `--select`, `--full-refresh` and `--audit` check every row. -#}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
@@ -49,18 +56,25 @@
 
 
 {% macro rows_sharing_new_batches(relation, after, check) -%}
-    {#- The condition of `incremental_check: {rows_sharing: [...], partition: ...}` (above) on the
-        rows of `relation` aliased `checked_rows`. -#}
-    {%- set sharing = check.get('rows_sharing') or [] -%}
-    {%- if sharing is string or not sharing or check.get('partition') is none -%}
+    {#- The condition of `incremental_check: {rows_sharing: [...], partition: ..., from: ...}`
+        (above) on the rows of `relation` aliased `checked_rows`. -#}
+    {%- set sharing = check.get('rows_sharing') -%}
+    {%- set unknown = check.keys() | reject('in', ['rows_sharing', 'partition', 'from']) | list -%}
+    {%- if sharing is string or sharing is not iterable or not sharing or unknown -%}
         {%- do exceptions.raise_compiler_error(
-            'incremental_check needs rows_sharing (a list of columns) and partition (a column), got ' ~ check
+            'incremental_check takes rows_sharing (a list of columns), partition and from (a column each), got ' ~ check
         ) -%}
     {%- endif -%}
-    {%- set matches = ['new_rows.' ~ check['partition'] ~ ' = checked_rows.' ~ check['partition']] -%}
+    {%- set matches = [] -%}
+    {%- if check.get('partition') -%}
+        {%- do matches.append('new_rows.' ~ check['partition'] ~ ' = checked_rows.' ~ check['partition']) -%}
+    {%- endif -%}
     {%- for column in sharing -%}
         {%- do matches.append('new_rows.' ~ column ~ ' is not distinct from checked_rows.' ~ column) -%}
     {%- endfor -%}
+    {%- if check.get('from') -%}
+        {%- do matches.append('new_rows.' ~ check['from'] ~ ' <= checked_rows.' ~ check['from']) -%}
+    {%- endif -%}
     {%- do return(
         'exists (select 1 from ' ~ relation ~ ' as new_rows where new_rows._batch_id > ' ~ after
         ~ ' and ' ~ matches | join(' and ') ~ ')'

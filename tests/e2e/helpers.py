@@ -188,8 +188,9 @@ def checked_after(select: str, after: int) -> dict[str, object]:
 
     settings = load_settings()
     outcome = run_dbt(None, settings, ["test", "--select", select], env={CHECK_ENV: str(after)})
-    compiled = settings.dbt_target_dir / "compiled"
+    compiled = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    names = {n.unique_id: n.name for n in outcome.nodes}
     return {
         "tests": {n.name: [n.status, n.failures] for n in outcome.nodes},
-        "sql": {n.name: next(compiled.rglob(f"{n.name}.sql")).read_text() for n in outcome.nodes},
+        "sql": {names[r["unique_id"]]: r["compiled_code"] for r in compiled},
     }
