@@ -12,16 +12,19 @@
           keys that include the partition a build replaces whole.
         - `incremental_check: {rows_sharing: [columns], partition: column, from: column}`: every
           row that shares the values of `rows_sharing` (compared null-safely) with a row of those
-          batches, and, when given, its `partition` (compared with `=`: derived from those columns
+          batches and, when given, its `partition` (compared with `=`: derived from those columns
           and never null; Spark then reads only the new rows' partitions, by dynamic partition
-          pruning of the semi join), and whose `from` is at least that row's. For unique over the
-          key, on a model that writes only rows sharing these values with its new rows:
+          pruning of the semi join), and whose `from` is at least that row's; with `from` alone,
+          every row whose `from` is at least the least of those rows'. For unique over the key, on
+          a model whose build writes no other rows:
           - one that only appends, with the key as `rows_sharing` (silver.user_events): a
             duplicate that appeared since the last build has a new row among its rows;
           - one that rewrites a group's rows from its earliest new row on, keeping their old
             `_batch_id`, its new rows carrying theirs (gold.user_event_lag: `rows_sharing:
             [user_id], from: event_time`): every row it wrote is read, and any row with the same
-            key as one of them.
+            key as one of them;
+          - one that replaces its partitions from the earliest new row's on (gold.user_activity_daily:
+            `from: activity_date`, its partition): every partition it replaced is read.
         Full builds, `--select`, `--full-refresh` and `--audit` check every row. -#}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
@@ -57,26 +60,41 @@
 
 {% macro rows_sharing_new_batches(relation, after, check) -%}
     {#- The condition of `incremental_check: {rows_sharing: [...], partition: ..., from: ...}`
-        (above) on the rows of `relation` aliased `checked_rows`. -#}
-    {%- set sharing = check.get('rows_sharing') -%}
+        (above) on the rows of `relation` aliased `checked_rows`. `from` is also bounded by the least
+        value of the new rows, as a literal (one aggregate while the test runs), so that Iceberg skips
+        the partitions and files below it. -#}
+    {%- set sharing = check.get('rows_sharing') or [] -%}
     {%- set unknown = check.keys() | reject('in', ['rows_sharing', 'partition', 'from']) | list -%}
-    {%- if sharing is string or sharing is not iterable or not sharing or unknown -%}
+    {%- if sharing is string or unknown or not (sharing or check.get('from')) -%}
         {%- do exceptions.raise_compiler_error(
-            'incremental_check takes rows_sharing (a list of columns), partition and from (a column each), got ' ~ check
+            'incremental_check takes rows_sharing (a list of columns), partition and from (a column each),'
+            ~ ' and needs rows_sharing or from; got ' ~ check
         ) -%}
     {%- endif -%}
-    {%- set matches = [] -%}
-    {%- if check.get('partition') -%}
-        {%- do matches.append('new_rows.' ~ check['partition'] ~ ' = checked_rows.' ~ check['partition']) -%}
-    {%- endif -%}
-    {%- for column in sharing -%}
-        {%- do matches.append('new_rows.' ~ column ~ ' is not distinct from checked_rows.' ~ column) -%}
-    {%- endfor -%}
+    {%- set new_rows = '_batch_id > ' ~ after -%}
+    {%- set conditions = [] -%}
     {%- if check.get('from') -%}
-        {%- do matches.append('new_rows.' ~ check['from'] ~ ' <= checked_rows.' ~ check['from']) -%}
+        {%- set least = least_and_greatest(relation, [check['from']], 'incremental_check', new_rows)[0][0] -%}
+        {%- if least is none -%}
+            {%- do return('1 = 0') -%}  {#- no new rows: the build wrote none -#}
+        {%- endif -%}
+        {%- do conditions.append('checked_rows.' ~ check['from'] ~ ' >= ' ~ least) -%}
     {%- endif -%}
-    {%- do return(
-        'exists (select 1 from ' ~ relation ~ ' as new_rows where new_rows._batch_id > ' ~ after
-        ~ ' and ' ~ matches | join(' and ') ~ ')'
-    ) -%}
+    {%- if sharing -%}
+        {%- set matches = [] -%}
+        {%- if check.get('partition') -%}
+            {%- do matches.append('new_rows.' ~ check['partition'] ~ ' = checked_rows.' ~ check['partition']) -%}
+        {%- endif -%}
+        {%- for column in sharing -%}
+            {%- do matches.append('new_rows.' ~ column ~ ' is not distinct from checked_rows.' ~ column) -%}
+        {%- endfor -%}
+        {%- if check.get('from') -%}
+            {%- do matches.append('new_rows.' ~ check['from'] ~ ' <= checked_rows.' ~ check['from']) -%}
+        {%- endif -%}
+        {%- do conditions.append(
+            'exists (select 1 from ' ~ relation ~ ' as new_rows where new_rows.' ~ new_rows
+            ~ ' and ' ~ matches | join(' and ') ~ ')'
+        ) -%}
+    {%- endif -%}
+    {%- do return(conditions | join(' and ')) -%}
 {%- endmacro %}

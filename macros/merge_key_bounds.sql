@@ -23,34 +23,52 @@
         ) }}
     {%- endfor -%}
     {%- if bounded_by and execute -%}
-        {%- set aggregates = [] -%}
+        {%- set bounds = least_and_greatest(source, bounded_by, 'merge_bounded_by') -%}
         {%- for column in bounded_by -%}
-            {#- prefixed, so that agate reads text and never a number or a date -#}
-            {%- do aggregates.append("concat('=', cast(min(" ~ column ~ ') as string))') -%}
-            {%- do aggregates.append("concat('=', cast(max(" ~ column ~ ') as string))') -%}
-            {%- do aggregates.append('typeof(min(' ~ column ~ '))') -%}
-        {%- endfor -%}
-        {%- set bounds = run_query('select ' ~ aggregates | join(', ') ~ ' from ' ~ source).rows[0] -%}
-        {%- for column in bounded_by -%}
-            {%- set at = 3 * loop.index0 -%}
-            {%- set low, high, type = bounds[at], bounds[at + 1], bounds[at + 2] -%}
-            {%- if type not in ['tinyint', 'smallint', 'int', 'bigint', 'date', 'timestamp', 'timestamp_ntz', 'string']
-                and not type.startswith('decimal(') -%}
-                {{ exceptions.raise_compiler_error(
-                    "merge_bounded_by: " ~ column ~ " is a " ~ type ~ " column; only an integer, decimal,"
-                    ~ " date, timestamp or string column reads back exactly from its text"
-                ) }}
-            {%- endif -%}
+            {%- set low, high = bounds[loop.index0] -%}
             {%- if low is not none -%}
-                {%- do predicates.append(
-                    'DBT_INTERNAL_DEST.' ~ column ~ ' between ' ~ typed_literal(low[1:], type)
-                    ~ ' and ' ~ typed_literal(high[1:], type)
-                ) -%}
+                {%- do predicates.append('DBT_INTERNAL_DEST.' ~ column ~ ' between ' ~ low ~ ' and ' ~ high) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}
 {% endmacro %}
+
+
+{% macro least_and_greatest(relation, columns, purpose, where=none) -%}
+    {#- The least and greatest values of each of `columns` over the rows of `relation` (those matching
+        `where`), as typed SQL literals: a list of [least, greatest] per column, [none, none] when no
+        row matches. One aggregate, run while the calling node executes; `purpose` names the caller
+        in errors. Only types whose text reads back exactly are allowed. -#}
+    {%- set aggregates = [] -%}
+    {%- for column in columns -%}
+        {#- prefixed, so that agate reads text and never a number or a date -#}
+        {%- do aggregates.append("concat('=', cast(min(" ~ column ~ ') as string))') -%}
+        {%- do aggregates.append("concat('=', cast(max(" ~ column ~ ') as string))') -%}
+        {%- do aggregates.append('typeof(min(' ~ column ~ '))') -%}
+    {%- endfor -%}
+    {%- set row = run_query(
+        'select ' ~ aggregates | join(', ') ~ ' from ' ~ relation ~ (' where ' ~ where if where else '')
+    ).rows[0] -%}
+    {%- set bounds = [] -%}
+    {%- for column in columns -%}
+        {%- set at = 3 * loop.index0 -%}
+        {%- set low, high, type = row[at], row[at + 1], row[at + 2] -%}
+        {%- if type not in ['tinyint', 'smallint', 'int', 'bigint', 'date', 'timestamp', 'timestamp_ntz', 'string']
+            and not type.startswith('decimal(') -%}
+            {{ exceptions.raise_compiler_error(
+                purpose ~ ": " ~ column ~ " is a " ~ type ~ " column; only an integer, decimal,"
+                ~ " date, timestamp or string column reads back exactly from its text"
+            ) }}
+        {%- endif -%}
+        {%- if low is none -%}
+            {%- do bounds.append([none, none]) -%}
+        {%- else -%}
+            {%- do bounds.append([typed_literal(low[1:], type), typed_literal(high[1:], type)]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do return(bounds) -%}
+{%- endmacro %}
 
 
 {% macro typed_literal(text, type) -%}

@@ -35,11 +35,15 @@ insert into silver.user_events by name
 select user_id, event_type, event_time, event_date, _source_file, _record_number, cast(4 as bigint) as _batch_id
 from silver.user_events where _batch_id < 4 limit 1
 """
-DUPLICATE_A_NEW_EVENT_IN_BATCH_1 = """
-insert into gold.user_event_lag by name
-select user_id, event_time, event_type, prev_event_time, lag_minutes, cast(1 as bigint) as _batch_id
-from gold.user_event_lag where _batch_id = 4 limit 1
-"""
+DUPLICATE_NEW_GOLD_ROWS_IN_BATCH_1 = {
+    table: f"insert into gold.{table} by name select {columns}, cast(1 as bigint) as _batch_id "
+    f"from gold.{table} where _batch_id = 4 limit 1"
+    for table, columns in {
+        "user_event_lag": "user_id, event_time, event_type, prev_event_time, lag_minutes",
+        "user_activity_daily": "user_id, activity_date, events, first_event_time, last_event_time, "
+        "median_lag_minutes, max_lag_minutes",
+    }.items()
+}
 
 
 def test_real_six_events_give_the_original_output(tmp_path, shared_datasets):
@@ -151,14 +155,17 @@ def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
         ]
     merge = tmp_path / "home/dbt/target/run/lakehouse/models/gold/events/user_event_lag.sql"
     steps.append({"call": "read_text", "args": [str(merge)], "name": "last merge"})
-    # the uniqueness tests of silver.user_events and gold.user_event_lag as a plain run after batch 3
-    # checks them (the runs above committed batches 1-4, macros/incremental_checks.sql): then again
-    # with duplicates that batch 4's rows alone do not show: in silver a row of batch 4 repeating an
-    # older event, in gold an older row (as a merge would rewrite it) repeating a new event
-    unique = ["user_events,test_name:unique_combination user_event_lag,test_name:unique_combination", 3]
+    # the events uniqueness tests as a plain run after batch 3 checks them (the runs above committed
+    # batches 1-4, macros/incremental_checks.sql); then again with duplicates that batch 4's rows alone
+    # do not show: in silver a row of batch 4 repeating an older event, in gold older rows (as a
+    # merge or a replaced day would rewrite them) repeating a new event and a new user-day
+    unique = [
+        "test_name:unique_combination,path:models/silver/events test_name:unique_combination,path:models/gold/events",
+        3,
+    ]
     steps += [
         {"call": "checked_after", "args": unique, "name": "checked"},
-        {"query": {"silver": DUPLICATE_AN_OLD_EVENT_IN_BATCH_4, "gold": DUPLICATE_A_NEW_EVENT_IN_BATCH_1}},
+        {"query": {"silver": DUPLICATE_AN_OLD_EVENT_IN_BATCH_4, **DUPLICATE_NEW_GOLD_ROWS_IN_BATCH_1}},
         {"call": "checked_after", "args": unique, "name": "checked with duplicates"},
     ]
     results = scenario(tmp_path / "home", tmp_path / "landing", steps)
@@ -166,11 +173,14 @@ def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
     # equal the full computation below, late arrivals included
     assert "on DBT_INTERNAL_DEST.event_time between cast(" in results["last merge"], results["last merge"]
     checked, sql = results["checked"]["tests"], results["checked"]["sql"]
-    assert sorted(checked.values()) == [["pass", 0], ["pass", 0]], checked
-    silver, gold = sorted(checked, key=lambda name: "lag" in name)
+    assert sorted(checked.values()) == [["pass", 0]] * 3, checked
+    daily, lag, silver = sorted(checked)  # unique_combination_user_{activity_daily, event_lag, events}_...
     assert "new_rows._batch_id > 3 and new_rows.event_date = checked_rows.event_date" in sql[silver], sql[silver]
-    assert "new_rows.event_time <= checked_rows.event_time" in sql[gold], sql[gold]
-    assert results["checked with duplicates"]["tests"] == {silver: ["fail", 1], gold: ["fail", 1]}
+    assert (
+        "checked_rows.event_time >= cast(" in sql[lag] and "new_rows.event_time <= checked_rows.event_time" in sql[lag]
+    )
+    assert "checked_rows.activity_date >= cast(" in sql[daily] and "exists" not in sql[daily], sql[daily]
+    assert results["checked with duplicates"]["tests"] == {name: ["fail", 1] for name in checked}
     seen: set[tuple[str, str, dt.datetime]] = set()
     for index, batch in enumerate(batches):
         result, state = results[f"run {index}"], results[f"state {index}"]
