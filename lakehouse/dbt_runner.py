@@ -29,8 +29,8 @@ from ingestion.spark import dbt_glue_spark_conf, glue_conf_argument, spark_conf_
 FAILED = {"error", "fail", "runtime error"}
 
 CHECK_ENV = "LAKEHOUSE_CHECK_BATCHES_AFTER"
-"""Data tests marked ``incremental_check`` read only rows of batches after this one
-(``macros/incremental_checks.sql``): set by ``lakehouse run`` for an incremental build
+"""Data tests marked ``incremental_check`` read only rows of batches after this one, or what a build can
+have written since it (``macros/incremental_checks.sql``): set by ``lakehouse run`` for an incremental build
 (``lakehouse.selection.Plan.checked_after``), empty for every other dbt call."""
 LOCAL = "local"
 AWS_TARGETS = ("glue", "athena")

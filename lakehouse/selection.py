@@ -14,8 +14,9 @@ Such an incremental build (without ``--audit``) does less checking where checkin
 - it leaves out the audit tests (tag ``audit``): each compares a table with a rebuild of its whole
   history. Every other build runs them (a full build, ``--select`` for what it selects,
   ``--full-refresh``), and ``--audit`` adds every one of them to an incremental build;
-- the data tests marked ``meta: {incremental_check: true}`` (``macros/incremental_checks.sql``) read
-  only the rows of batches after the last successful build (``lakehouse.dbt_runner.CHECK_ENV``), when
+- the data tests marked ``meta: {incremental_check: ...}`` (``macros/incremental_checks.sql``) read
+  only the rows of batches after the last successful build (``lakehouse.dbt_runner.CHECK_ENV``), or
+  the rows a build can have written and those sharing a key with them (the mapping form), when
   that build built every source through its batch, no project file changed since (a new or edited
   test runs on every row) and only new batches are built now: older rows passed these very tests
   then, and no build has changed them since.

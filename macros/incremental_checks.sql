@@ -14,7 +14,8 @@
           row that shares the values of `rows_sharing` (compared null-safely) with a row of those
           batches and, when given, its `partition` (compared with `=`: derived from those columns
           and never null; Spark then reads only the new rows' partitions, by dynamic partition
-          pruning of the semi join), and whose `from` is at least that row's; with `from` alone,
+          pruning of the semi join, also when it is no broadcast: `PLANNING` in
+          ingestion/spark.py), and whose `from` is at least that row's; with `from` alone,
           every row whose `from` is at least the least of those rows'. For unique over the key, on
           a model whose build writes no other rows:
           - one that only appends, with the key as `rows_sharing` (silver.user_events): a
@@ -65,10 +66,12 @@
         the partitions and files below it. -#}
     {%- set sharing = check.get('rows_sharing') or [] -%}
     {%- set unknown = check.keys() | reject('in', ['rows_sharing', 'partition', 'from']) | list -%}
-    {%- if sharing is string or unknown or not (sharing or check.get('from')) -%}
+    {%- set single = [check.get('partition'), check.get('from')] | reject('none') | list -%}
+    {%- if sharing is string or unknown or not (sharing or check.get('from'))
+        or (check.get('partition') and not sharing) or single | reject('string') | list -%}
         {%- do exceptions.raise_compiler_error(
-            'incremental_check takes rows_sharing (a list of columns), partition and from (a column each),'
-            ~ ' and needs rows_sharing or from; got ' ~ check
+            'incremental_check takes rows_sharing (a list of columns), partition and from (a column each);'
+            ~ ' it needs rows_sharing or from, and partition goes with rows_sharing; got ' ~ check
         ) -%}
     {%- endif -%}
     {%- set new_rows = '_batch_id > ' ~ after -%}

@@ -30,19 +30,34 @@ select user_id, cast(activity_date as string) as activity_date, events,
 from gold.user_activity_daily
 """
 
+TABLES_CHECKED = ("user_activity_daily", "user_event_lag", "user_events")
 DUPLICATE_AN_OLD_EVENT_IN_BATCH_4 = """
 insert into silver.user_events by name
 select user_id, event_type, event_time, event_date, _source_file, _record_number, cast(4 as bigint) as _batch_id
 from silver.user_events where _batch_id < 4 limit 1
 """
-DUPLICATE_NEW_GOLD_ROWS_IN_BATCH_1 = {
-    table: f"insert into gold.{table} by name select {columns}, cast(1 as bigint) as _batch_id "
-    f"from gold.{table} where _batch_id = 4 limit 1"
-    for table, columns in {
-        "user_event_lag": "user_id, event_time, event_type, prev_event_time, lag_minutes",
-        "user_activity_daily": "user_id, activity_date, events, first_event_time, last_event_time, "
-        "median_lag_minutes, max_lag_minutes",
-    }.items()
+# twice each: a pair of old rows (batch 1) at or after a new row of batch 4's user, as a merge or a
+# replaced day would rewrite them; neither the new rows nor `_batch_id > 3` show them
+OLD_GOLD_PAIRS_AFTER_A_NEW_ROW = {
+    "user_event_lag": """
+insert into gold.user_event_lag by name
+select pair.* from (
+    select user_id, max(event_time) + interval 1 second as event_time, 'rewritten' as event_type,
+           cast(null as timestamp) as prev_event_time, cast(null as double) as lag_minutes,
+           cast(1 as bigint) as _batch_id
+    from gold.user_event_lag group by user_id having max(_batch_id) = 4 limit 1
+) as pair, (select explode(array(1, 2))) as twice
+""",
+    "user_activity_daily": """
+insert into gold.user_activity_daily by name
+select pair.* from (
+    select user_id, date_add(max(activity_date), 1) as activity_date, cast(1 as bigint) as events,
+           max(last_event_time) as first_event_time, max(last_event_time) as last_event_time,
+           cast(null as double) as median_lag_minutes, cast(null as double) as max_lag_minutes,
+           cast(1 as bigint) as _batch_id
+    from gold.user_activity_daily group by user_id having max(_batch_id) = 4 limit 1
+) as pair, (select explode(array(1, 2))) as twice
+""",
 }
 
 
@@ -156,16 +171,17 @@ def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
     merge = tmp_path / "home/dbt/target/run/lakehouse/models/gold/events/user_event_lag.sql"
     steps.append({"call": "read_text", "args": [str(merge)], "name": "last merge"})
     # the events uniqueness tests as a plain run after batch 3 checks them (the runs above committed
-    # batches 1-4, macros/incremental_checks.sql); then again with duplicates that batch 4's rows alone
-    # do not show: in silver a row of batch 4 repeating an older event, in gold older rows (as a
-    # merge or a replaced day would rewrite them) repeating a new event and a new user-day
+    # batches 1-4, macros/incremental_checks.sql), and after batch 4; then again after batch 3 with
+    # duplicates that batch 4's rows alone do not show: in silver a row of batch 4 repeating an older
+    # event, in gold pairs of old rows where a run rewrites rows
     unique = [
         "test_name:unique_combination,path:models/silver/events test_name:unique_combination,path:models/gold/events",
         3,
     ]
     steps += [
         {"call": "checked_after", "args": unique, "name": "checked"},
-        {"query": {"silver": DUPLICATE_AN_OLD_EVENT_IN_BATCH_4, **DUPLICATE_NEW_GOLD_ROWS_IN_BATCH_1}},
+        {"call": "checked_after", "args": [unique[0], 4], "name": "checked after the last batch"},
+        {"query": {"silver": DUPLICATE_AN_OLD_EVENT_IN_BATCH_4, **OLD_GOLD_PAIRS_AFTER_A_NEW_ROW}},
         {"call": "checked_after", "args": unique, "name": "checked with duplicates"},
     ]
     results = scenario(tmp_path / "home", tmp_path / "landing", steps)
@@ -174,12 +190,15 @@ def test_random_batches_with_late_arrivals_equal_full_computation(tmp_path):
     assert "on DBT_INTERNAL_DEST.event_time between cast(" in results["last merge"], results["last merge"]
     checked, sql = results["checked"]["tests"], results["checked"]["sql"]
     assert sorted(checked.values()) == [["pass", 0]] * 3, checked
-    daily, lag, silver = sorted(checked)  # unique_combination_user_{activity_daily, event_lag, events}_...
+    [daily, lag, silver] = [next(n for n in checked if f"_{model}_" in n) for model in TABLES_CHECKED]
     assert "new_rows._batch_id > 3 and new_rows.event_date = checked_rows.event_date" in sql[silver], sql[silver]
-    assert (
-        "checked_rows.event_time >= cast(" in sql[lag] and "new_rows.event_time <= checked_rows.event_time" in sql[lag]
-    )
+    assert "checked_rows.event_time >= cast(" in sql[lag], sql[lag]
+    assert "new_rows.event_time <= checked_rows.event_time" in sql[lag], sql[lag]
     assert "checked_rows.activity_date >= cast(" in sql[daily] and "exists" not in sql[daily], sql[daily]
+    # after the last batch: nothing new, nothing read (no rows of a batch after 4)
+    nothing = results["checked after the last batch"]
+    assert all(status == ["pass", 0] for status in nothing["tests"].values()), nothing
+    assert "1 = 0" in nothing["sql"][lag] and "1 = 0" in nothing["sql"][daily], nothing["sql"]
     assert results["checked with duplicates"]["tests"] == {name: ["fail", 1] for name in checked}
     seen: set[tuple[str, str, dt.datetime]] = set()
     for index, batch in enumerate(batches):
