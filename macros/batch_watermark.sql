@@ -25,7 +25,7 @@
         {%- if value is none -%}
             {{ return('cast(null as ' ~ data_type ~ ')') }}
         {%- endif -%}
-        {{ return("cast('" ~ value ~ "' as " ~ data_type ~ ")") }}
+        {{ return(typed_literal(value | string, data_type)) }}
     {%- endif -%}
     {{ return('(' ~ sql ~ ')') }}
 {%- endmacro %}
